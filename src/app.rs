@@ -1,0 +1,283 @@
+//! The commands: wire a source (Tautulli, GeoIP) through detection into a sink.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Write};
+
+use jiff::Timestamp;
+
+use crate::config::{self, ConfigError, Format, ReportArgs};
+use crate::detect::{self, network, Places, Rules, Session, Strings, UserFinding, UserInfo};
+use crate::geo::{self, CacheOptions, Locator, MmdbProvider, Provider};
+use crate::report::{self, json, text, Context};
+use crate::tautulli::{self, Client, DecodeStats, HistoryFetch};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad configuration (exit status 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Tautulli could not be read.
+    #[error(transparent)]
+    Tautulli(#[from] tautulli::Error),
+    /// GeoIP could not be set up.
+    #[error(transparent)]
+    Geo(#[from] geo::GeoError),
+    /// `--user` named nobody.
+    #[error("user {0:?} not found in Tautulli's users table")]
+    UnknownUser(String),
+    /// Writing the report failed.
+    #[error("writing the report: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl AppError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The history of one window, converted and interned.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Sessions started inside the window.
+    pub sessions: Vec<Session>,
+    /// The strings they reference.
+    pub strings: Strings,
+    /// Users by id: the users table, plus names from history for users missing there.
+    pub users: BTreeMap<i64, UserInfo>,
+    /// What the fetch saw.
+    pub fetch: HistoryFetch,
+    /// Rows dropped or repaired while converting.
+    pub decode: DecodeStats,
+}
+
+/// Read users and every history row started in `[since, until]`.
+pub async fn load_history(
+    client: &Client,
+    since: i64,
+    until: i64,
+    only_users: Option<&[i64]>,
+    progress: &mut dyn FnMut(&HistoryFetch, usize),
+) -> Result<History, tautulli::Error> {
+    let mut h = History::default();
+    for u in client.users().await? {
+        h.users.insert(u.user_id, u);
+    }
+    let filter = only_users.map(|ids| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+    let mut days_done = 0usize;
+    let fetch = {
+        let History {
+            sessions,
+            strings,
+            users,
+            decode,
+            ..
+        } = &mut h;
+        let on_rows = |rows: Vec<tautulli::HistoryRow>, f: &HistoryFetch| {
+            days_done += 1;
+            for row in rows {
+                if let Some(info) = row.user_info() {
+                    users.entry(info.user_id).or_insert(info);
+                }
+                match row.into_session(strings, until, decode) {
+                    Ok(s) if s.started >= since && s.started <= until => sessions.push(s),
+                    Ok(_) => {}
+                    Err(reason) => decode.skip(reason),
+                }
+            }
+            progress(f, days_done);
+        };
+        client
+            .history_filtered(since, until, filter.as_deref(), on_rows)
+            .await?
+    };
+    for _ in 0..fetch.unusable_rows {
+        h.decode.skip(tautulli::SkipReason::NotAnObject);
+    }
+    h.fetch = fetch;
+    Ok(h)
+}
+
+/// Public, non-relayed addresses worth locating.
+pub fn addresses_to_locate(sessions: &[Session]) -> HashSet<std::net::IpAddr> {
+    sessions
+        .iter()
+        .filter(|s| !s.relayed)
+        .filter_map(|s| s.ip)
+        .filter(|ip| !network::is_private(*ip))
+        .map(network::canonical)
+        .collect()
+}
+
+/// Sort findings most suspicious first (score, then concurrent sessions, then name).
+pub fn sort_findings(findings: &mut [UserFinding]) {
+    findings.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.concurrent_sessions.cmp(&a.concurrent_sessions))
+            .then(a.user.cmp(&b.user))
+            .then(a.user_id.cmp(&b.user_id))
+    });
+}
+
+/// A progress line on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    enabled: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&self, f: &HistoryFetch, done: usize) {
+        if self.enabled {
+            let width = 30usize;
+            let filled = (done * width)
+                .checked_div(f.days)
+                .unwrap_or(width)
+                .min(width);
+            eprint!(
+                "\rFetching history [{}{}] {done}/{} days, {} rows ",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                f.days,
+                f.rows
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
+
+/// `report`: read, detect, print.
+pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), AppError> {
+    let opts = args.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
+    let rules: Rules = args.detect.resolve()?;
+    let tz = config::time_zone(&args.timezone)?;
+    let mut providers = Vec::new();
+    if let Some(path) = &args.geoip_db {
+        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| {
+            ConfigError {
+                flag: "--geoip-db".into(),
+                problem: e.to_string(),
+            }
+        })?));
+    }
+    let client = Client::new(opts)?;
+    if args.geo {
+        providers.push(Provider::Tautulli(client.clone()));
+    }
+    let geo_enabled = !providers.is_empty();
+    let locator = Locator::new(providers, CacheOptions::default());
+
+    let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
+    let since = now - i64::from(args.detect.days) * 86_400;
+
+    let only: Option<Vec<i64>> = match &args.user {
+        None => None,
+        Some(name) => {
+            let users = client.users().await?;
+            let wanted = name.to_lowercase();
+            let ids: Vec<i64> = users
+                .iter()
+                .filter(|u| u.name.to_lowercase() == wanted || u.username.to_lowercase() == wanted)
+                .map(|u| u.user_id)
+                .collect();
+            if ids.is_empty() {
+                return Err(AppError::UnknownUser(name.clone()));
+            }
+            Some(ids)
+        }
+    };
+
+    let progress = Progress::new();
+    let history = load_history(&client, since, now, only.as_deref(), &mut |f, done| {
+        progress.update(f, done)
+    })
+    .await;
+    progress.finish();
+    let history = history?;
+    if history.decode.total_skipped() > 0 {
+        tracing::warn!(
+            skipped = history.decode.total_skipped(),
+            "some history rows could not be used"
+        );
+    }
+
+    let places: Places = if geo_enabled {
+        locator
+            .locate_all(addresses_to_locate(&history.sessions))
+            .await
+    } else {
+        Places::new()
+    };
+    let mut findings = detect::analyze_all(
+        &history.sessions,
+        &history.users,
+        &history.strings,
+        &places,
+        &rules,
+    );
+    sort_findings(&mut findings);
+
+    let ctx = Context {
+        tz,
+        locations: if geo_enabled {
+            report::location_labels(&findings, &places)
+        } else {
+            Default::default()
+        },
+        window: (since, now),
+        generated_at: Timestamp::now().as_second(),
+    };
+    match args.format {
+        Format::Json => {
+            let source = json::Source {
+                tautulli_url: client.url().to_string(),
+                api_requests: client.stats().total(),
+                rows_received: history.fetch.rows,
+                sessions: history.sessions.len() as u64,
+                rows_skipped: history
+                    .decode
+                    .skipped
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), *v))
+                    .collect(),
+                count_mismatches: history.fetch.count_mismatches.clone(),
+            };
+            let doc = json::document(&findings, &ctx, &rules.scoring, rules.min_score, source);
+            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            let flagged: Vec<&UserFinding> = findings.iter().filter(|f| f.flagged).collect();
+            if flagged.is_empty() {
+                writeln!(out, "{}", text::NOBODY_FLAGGED)?;
+            } else {
+                text::device_report(out, &flagged, &ctx, rules.travel.max_speed_kmh)?;
+                if args.timeline {
+                    text::timeline_report(out, &flagged, &ctx)?;
+                }
+            }
+            if args.top_ips {
+                let all: Vec<&UserFinding> = findings.iter().collect();
+                text::ip_report(out, &all, &ctx)?;
+            }
+        }
+    }
+    tracing::debug!(requests = client.stats().total(), "done");
+    Ok(())
+}

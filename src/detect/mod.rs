@@ -1,0 +1,499 @@
+//! Detection: pure functions from plain history data to findings.
+//!
+//! Nothing here does I/O, awaits, or reads the clock: the caller hands in sessions,
+//! places (already located) and rules, and gets [`UserFinding`]s back. That keeps every
+//! rule a unit test with hand-computed numbers.
+//!
+//! - [`network`]: which household an address belongs to.
+//! - [`devices`]: per-device and per-address usage.
+//! - [`concurrency`]: streams from different devices *and* networks at the same time.
+//! - [`travel`]: impossible travel ("teleportation") between located sessions.
+//! - [`score`]: the suspicion score and its explanation.
+
+pub mod concurrency;
+pub mod devices;
+pub mod network;
+pub mod score;
+pub mod travel;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use concurrency::Overlap;
+pub use devices::{DeviceUsage, IpUsage};
+pub use network::Network;
+pub use score::{ScoreTerm, Scoring, ScoringProfile, Weights};
+pub use travel::{Jump, JumpEnd, TravelRules};
+
+/// An interned string: history repeats the same device ids, platforms and titles
+/// millions of times, so sessions store 4-byte handles into [`Strings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Sym(u32);
+
+/// The string table behind [`Sym`]. Index 0 is the empty string.
+#[derive(Debug, Clone)]
+pub struct Strings {
+    index: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        let empty: Arc<str> = Arc::from("");
+        Strings {
+            index: HashMap::from([(empty.clone(), 0)]),
+            names: vec![empty],
+        }
+    }
+}
+
+impl Strings {
+    /// The handle for `s`, adding it on first sight.
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&i) = self.index.get(s) {
+            return Sym(i);
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let arc: Arc<str> = Arc::from(s);
+        self.names.push(arc.clone());
+        self.index.insert(arc, i);
+        Sym(i)
+    }
+
+    /// The string behind `sym` ("" for an unknown handle).
+    pub fn get(&self, sym: Sym) -> &str {
+        self.names.get(sym.0 as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    /// Number of distinct strings held.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when only the empty string is held.
+    pub fn is_empty(&self) -> bool {
+        self.names.len() <= 1
+    }
+}
+
+/// One playback, as Tautulli recorded it (ungrouped history row).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Session {
+    /// Tautulli's history row id (unique per server).
+    pub row_id: i64,
+    /// Plex user id.
+    pub user_id: i64,
+    /// Start, epoch seconds.
+    pub started: i64,
+    /// Last activity, epoch seconds (started + play + paused in Tautulli).
+    pub stopped: i64,
+    /// Seconds actually played.
+    pub play_seconds: u32,
+    /// Seconds spent paused.
+    pub paused_seconds: u32,
+    /// Client address; `None` when Tautulli had none or it did not parse.
+    pub ip: Option<IpAddr>,
+    /// Plex `machine_id`: the device.
+    pub machine: Sym,
+    /// Device platform (`iOS`, `Roku`, ...).
+    pub platform: Sym,
+    /// Player name (`Living Room`, `iPhone`, ...).
+    pub player: Sym,
+    /// Full title of what was played.
+    pub title: Sym,
+    /// The stream went through Plex's relay: its address says nothing about location.
+    pub relayed: bool,
+}
+
+impl Session {
+    /// The network this session came from, if its address is known.
+    pub fn network(&self) -> Option<Network> {
+        self.ip.map(Network::of)
+    }
+
+    /// When the viewer stopped watching, for overlap and travel purposes:
+    /// `started + play + min(paused, allowance)`, never past `stopped` when that is known.
+    /// Long pauses (an app left open overnight) do not stretch the session; the
+    /// reference script used `started + play` (allowance 0).
+    pub fn effective_end(&self, pause_allowance: u32) -> i64 {
+        if self.play_seconds == 0 {
+            return self.stopped.max(self.started);
+        }
+        let end = self.started
+            + i64::from(self.play_seconds)
+            + i64::from(self.paused_seconds.min(pause_allowance));
+        if self.stopped > self.started {
+            end.min(
+                self.stopped
+                    .max(self.started + i64::from(self.play_seconds)),
+            )
+        } else {
+            end
+        }
+    }
+}
+
+/// A Plex user as the detector names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    /// Plex user id.
+    pub user_id: i64,
+    /// Display (friendly) name.
+    pub name: String,
+    /// Plex username.
+    pub username: String,
+}
+
+/// Where an address is, as GeoIP says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Place {
+    /// City name, if the database knows it (country-level results have none).
+    pub city: Option<String>,
+    /// Region/state.
+    pub region: Option<String>,
+    /// Country name.
+    pub country: Option<String>,
+    /// ISO country code.
+    pub country_code: Option<String>,
+    /// Latitude, degrees.
+    pub latitude: f64,
+    /// Longitude, degrees.
+    pub longitude: f64,
+    /// GeoIP accuracy radius, km, when the database has one.
+    pub accuracy_radius_km: Option<f64>,
+}
+
+impl Place {
+    /// "City, Region, Country", skipping what is unknown; "Unknown" when nothing is.
+    pub fn label(&self) -> String {
+        let parts: Vec<&str> = [&self.city, &self.region, &self.country]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.is_empty() {
+            "Unknown".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Located public addresses. Private addresses are never in it.
+pub type Places = HashMap<IpAddr, Place>;
+
+/// All thresholds and weights detection uses; one value passed everywhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// A device with more than this many plays is "heavy".
+    pub heavy_device_plays: u32,
+    /// Seconds of pause that still count as watching (see [`Session::effective_end`]).
+    pub pause_allowance_seconds: u32,
+    /// Two sessions must overlap longer than this to be concurrent (0: any overlap).
+    pub min_overlap_seconds: u32,
+    /// Impossible-travel thresholds.
+    pub travel: TravelRules,
+    /// The score formula.
+    pub scoring: Scoring,
+    /// Users at or above this score are flagged.
+    pub min_score: f64,
+    /// Only flag users that have at least one concurrent session.
+    pub concurrent_only: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            heavy_device_plays: 5,
+            pause_allowance_seconds: 0,
+            min_overlap_seconds: 0,
+            travel: TravelRules::default(),
+            scoring: Scoring::from_profile(ScoringProfile::Reference),
+            min_score: 20.0,
+            concurrent_only: false,
+        }
+    }
+}
+
+/// One session that takes part in a cross-network overlap, for the timeline report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// History row id.
+    pub row_id: i64,
+    /// Start, epoch seconds.
+    pub started: i64,
+    /// Effective end, epoch seconds.
+    pub ended: i64,
+    /// Seconds played.
+    pub play_seconds: u32,
+    /// Device id.
+    pub machine_id: String,
+    /// Device platform.
+    pub platform: String,
+    /// Player name.
+    pub player: String,
+    /// Client address.
+    pub ip: Option<IpAddr>,
+    /// What was playing.
+    pub title: String,
+}
+
+/// Everything detection concluded about one user, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserFinding {
+    /// Plex user id.
+    pub user_id: i64,
+    /// Display name.
+    pub user: String,
+    /// Plex username.
+    pub username: String,
+    /// Suspicion score.
+    pub score: f64,
+    /// Score at or above the threshold (and, with `concurrent_only`, concurrent sessions seen).
+    pub flagged: bool,
+    /// Each term of the score: what was counted, its weight, its points.
+    pub score_terms: Vec<ScoreTerm>,
+    /// Distinct devices.
+    pub devices: usize,
+    /// Devices with more than `heavy_device_plays` plays.
+    pub heavy_devices: usize,
+    /// Sessions in the window.
+    pub plays: u64,
+    /// Seconds played in the window.
+    pub watch_time_seconds: u64,
+    /// Distinct networks (LAN counts once).
+    pub networks: usize,
+    /// Pairs of sessions from different devices and networks that overlap.
+    pub concurrent_sessions: usize,
+    /// Distinct device pairs among those overlaps.
+    pub concurrent_device_pairs: usize,
+    /// Distinct impossible-travel jumps.
+    pub teleportations: usize,
+    /// Per-device usage, most watched first.
+    pub device_usage: Vec<DeviceUsage>,
+    /// Per-address usage, most watched first.
+    pub ip_usage: Vec<IpUsage>,
+    /// The overlapping session pairs (evidence for `concurrent_sessions`).
+    pub overlaps: Vec<Overlap>,
+    /// Sessions that take part in an overlap, chronological.
+    pub timeline: Vec<TimelineEntry>,
+    /// The jumps (evidence for `teleportations`).
+    pub jumps: Vec<Jump>,
+}
+
+/// Analyse every user that has sessions. `sessions` may be in any order.
+/// Users missing from `users` are named by their id.
+pub fn analyze_all(
+    sessions: &[Session],
+    users: &BTreeMap<i64, UserInfo>,
+    strings: &Strings,
+    places: &Places,
+    rules: &Rules,
+) -> Vec<UserFinding> {
+    let mut order: Vec<&Session> = sessions.iter().collect();
+    order.sort_unstable_by_key(|s| (s.user_id, s.started, s.row_id));
+    let mut findings = Vec::new();
+    for chunk in order.chunk_by(|a, b| a.user_id == b.user_id) {
+        let user_id = chunk[0].user_id;
+        let info = users.get(&user_id).cloned().unwrap_or_else(|| UserInfo {
+            user_id,
+            name: user_id.to_string(),
+            username: String::new(),
+        });
+        findings.push(analyze_user(&info, chunk, strings, places, rules));
+    }
+    findings
+}
+
+/// Analyse one user's sessions, which must be sorted by `started`.
+pub fn analyze_user(
+    user: &UserInfo,
+    sessions: &[&Session],
+    strings: &Strings,
+    places: &Places,
+    rules: &Rules,
+) -> UserFinding {
+    let usage = devices::usage(sessions, strings, rules.heavy_device_plays);
+    let concurrency::Concurrency {
+        overlaps,
+        device_pairs: concurrent_device_pairs,
+        timeline,
+    } = concurrency::find(
+        sessions,
+        rules.pause_allowance_seconds,
+        rules.min_overlap_seconds,
+        strings,
+    );
+    let jumps = travel::find_jumps(
+        sessions,
+        places,
+        strings,
+        rules.pause_allowance_seconds,
+        &rules.travel,
+    );
+    let counts = score::Counts {
+        devices: usage.devices.len(),
+        heavy_devices: usage.heavy_devices,
+        concurrent_sessions: overlaps.len(),
+        concurrent_device_pairs,
+        teleportations: jumps.len(),
+        networks: usage.networks,
+    };
+    let score_terms = rules.scoring.terms(&counts);
+    let score = score_terms.iter().map(|t| t.points).sum::<f64>();
+    let flagged = score >= rules.min_score && (!rules.concurrent_only || !overlaps.is_empty());
+    UserFinding {
+        user_id: user.user_id,
+        user: user.name.clone(),
+        username: user.username.clone(),
+        score,
+        flagged,
+        score_terms,
+        devices: usage.devices.len(),
+        heavy_devices: usage.heavy_devices,
+        plays: usage.plays,
+        watch_time_seconds: usage.watch_time_seconds,
+        networks: usage.networks,
+        concurrent_sessions: overlaps.len(),
+        concurrent_device_pairs,
+        teleportations: jumps.len(),
+        device_usage: usage.devices,
+        ip_usage: usage.ips,
+        overlaps,
+        timeline,
+        jumps,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Small builders for hand-written test histories.
+    use super::*;
+
+    /// Builds sessions with interned strings.
+    #[derive(Default)]
+    pub struct Builder {
+        pub strings: Strings,
+        pub sessions: Vec<Session>,
+    }
+
+    impl Builder {
+        /// Adds a session: device, address, start, played seconds.
+        pub fn add(
+            &mut self,
+            user_id: i64,
+            device: &str,
+            ip: &str,
+            started: i64,
+            play: u32,
+        ) -> &mut Session {
+            let machine = self.strings.intern(device);
+            let platform = self.strings.intern(&format!("{device}-platform"));
+            let player = self.strings.intern(&format!("{device}-player"));
+            let title = self.strings.intern("Some Title");
+            let row_id = self.sessions.len() as i64 + 1;
+            self.sessions.push(Session {
+                row_id,
+                user_id,
+                started,
+                stopped: started + i64::from(play),
+                play_seconds: play,
+                paused_seconds: 0,
+                ip: ip.parse().ok(),
+                machine,
+                platform,
+                player,
+                title,
+                relayed: false,
+            });
+            self.sessions.last_mut().expect("just pushed")
+        }
+
+        /// Sessions sorted by start, as analyze_user wants them.
+        pub fn sorted(&self) -> Vec<&Session> {
+            let mut v: Vec<&Session> = self.sessions.iter().collect();
+            v.sort_by_key(|s| (s.started, s.row_id));
+            v
+        }
+    }
+
+    pub fn place(city: &str, lat: f64, lon: f64) -> Place {
+        Place {
+            city: Some(city.to_string()),
+            region: None,
+            country: None,
+            country_code: None,
+            latitude: lat,
+            longitude: lon,
+            accuracy_radius_km: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn effective_end_ignores_pauses_beyond_the_allowance() {
+        let mut b = Builder::default();
+        let s = b.add(1, "tv", "1.1.1.1", 1000, 600);
+        s.paused_seconds = 3600;
+        s.stopped = 1000 + 600 + 3600;
+        let s = *s;
+        assert_eq!(s.effective_end(0), 1600);
+        assert_eq!(s.effective_end(300), 1900);
+        assert_eq!(s.effective_end(10_000), 5200);
+    }
+
+    #[test]
+    fn effective_end_of_a_session_without_play_time_is_its_stop() {
+        let mut b = Builder::default();
+        let s = b.add(1, "tv", "1.1.1.1", 1000, 0);
+        s.stopped = 1500;
+        assert_eq!(s.effective_end(0), 1500);
+    }
+
+    #[test]
+    fn analyze_all_groups_by_user_in_any_input_order() {
+        let mut b = Builder::default();
+        b.add(2, "phone", "8.8.8.8", 5000, 100);
+        b.add(1, "tv", "1.1.1.1", 1000, 100);
+        b.add(2, "tv2", "9.9.9.9", 4000, 100);
+        let users = BTreeMap::from([(
+            2,
+            UserInfo {
+                user_id: 2,
+                name: "Two".into(),
+                username: "two".into(),
+            },
+        )]);
+        let f = analyze_all(
+            &b.sessions,
+            &users,
+            &b.strings,
+            &Places::new(),
+            &Rules::default(),
+        );
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].user_id, f[0].user.as_str(), f[0].plays), (1, "1", 1));
+        assert_eq!(
+            (f[1].user_id, f[1].user.as_str(), f[1].plays, f[1].devices),
+            (2, "Two", 2, 2)
+        );
+    }
+
+    #[test]
+    fn place_label_skips_unknown_parts() {
+        let mut p = place("Chicago", 0.0, 0.0);
+        p.country = Some("United States".into());
+        assert_eq!(p.label(), "Chicago, United States");
+        p.city = None;
+        p.country = None;
+        assert_eq!(p.label(), "Unknown");
+    }
+}

@@ -1,0 +1,319 @@
+//! Impossible travel ("teleportation"): consecutive located sessions so far apart that
+//! nobody could have covered the distance in the time between them.
+//!
+//! Every located session contributes two events, its start and its effective end. For
+//! each pair of consecutive events on different networks, the great-circle distance
+//! minus both GeoIP accuracy radii is the distance that must have been covered; when it
+//! is at least `min_distance_km` and the implied speed exceeds `max_speed_kmh`, the two
+//! sessions form a jump. A pair of sessions is one jump however many of their events
+//! alternate (two cities streaming at once would otherwise count once per event).
+//! Private addresses, relayed sessions (their address is Plex's relay) and country-level
+//! GeoIP results (no city: the coordinates are a country's centroid) are skipped.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{network, Network, Place, Places, Session, Strings};
+
+/// Thresholds for impossible travel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TravelRules {
+    /// Jumps shorter than this (after subtracting accuracy radii) are the same metro area.
+    pub min_distance_km: f64,
+    /// Faster than this is impossible (about the cruising speed of an airliner).
+    pub max_speed_kmh: f64,
+    /// Count jumps between two sessions of the same device (a VPN switching exits
+    /// looks exactly like this).
+    pub same_device_counts: bool,
+}
+
+impl Default for TravelRules {
+    fn default() -> Self {
+        TravelRules {
+            min_distance_km: 50.0,
+            max_speed_kmh: 900.0,
+            same_device_counts: true,
+        }
+    }
+}
+
+/// One side of a jump.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JumpEnd {
+    /// History row id of the session.
+    pub row_id: i64,
+    /// Event time, epoch seconds.
+    pub time: i64,
+    /// `start` or `stop` of the session.
+    pub event: &'static str,
+    /// Client address.
+    pub ip: IpAddr,
+    /// Where GeoIP puts it.
+    pub place: Place,
+    /// Device id.
+    pub machine_id: String,
+    /// Device platform.
+    pub platform: String,
+}
+
+/// Two sessions too far apart for the time between them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Jump {
+    /// The earlier event.
+    pub from: JumpEnd,
+    /// The later event.
+    pub to: JumpEnd,
+    /// Great-circle distance minus accuracy radii, km.
+    pub distance_km: f64,
+    /// Time between the events, hours (0.001 when simultaneous, as the reference did).
+    pub hours: f64,
+    /// Implied speed, km/h.
+    pub speed_kmh: f64,
+}
+
+/// Great-circle distance in km (haversine, mean Earth radius 6371 km).
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    const R: f64 = 6371.0;
+    let dlat = (lat2 - lat1).to_radians();
+    let dlon = (lon2 - lon1).to_radians();
+    let a = (dlat / 2.0).sin().powi(2)
+        + lat1.to_radians().cos() * lat2.to_radians().cos() * (dlon / 2.0).sin().powi(2);
+    R * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
+}
+
+struct Event<'a> {
+    time: i64,
+    index: usize,
+    start: bool,
+    network: Network,
+    place: &'a Place,
+}
+
+/// Find the jumps in one user's `sessions` (sorted by `started`).
+pub fn find_jumps(
+    sessions: &[&Session],
+    places: &Places,
+    strings: &Strings,
+    pause_allowance: u32,
+    rules: &TravelRules,
+) -> Vec<Jump> {
+    let mut events: Vec<Event> = Vec::new();
+    for (index, s) in sessions.iter().enumerate() {
+        let Some(ip) = s.ip else { continue };
+        if s.relayed || network::is_private(ip) {
+            continue;
+        }
+        let Some(place) = places.get(&ip) else {
+            continue;
+        };
+        if place.city.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
+        let network = Network::of(ip);
+        events.push(Event {
+            time: s.started,
+            index,
+            start: true,
+            network,
+            place,
+        });
+        events.push(Event {
+            time: s.effective_end(pause_allowance).max(s.started),
+            index,
+            start: false,
+            network,
+            place,
+        });
+    }
+    events.sort_by_key(|e| (e.time, e.index, !e.start));
+
+    let mut seen: HashSet<(usize, usize)> = HashSet::new();
+    let mut jumps = Vec::new();
+    for w in events.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if a.index == b.index || a.network == b.network {
+            continue;
+        }
+        let (sa, sb) = (sessions[a.index], sessions[b.index]);
+        if !rules.same_device_counts && sa.machine == sb.machine {
+            continue;
+        }
+        let radii =
+            a.place.accuracy_radius_km.unwrap_or(0.0) + b.place.accuracy_radius_km.unwrap_or(0.0);
+        let distance_km = (haversine_km(
+            a.place.latitude,
+            a.place.longitude,
+            b.place.latitude,
+            b.place.longitude,
+        ) - radii)
+            .max(0.0);
+        if distance_km < rules.min_distance_km {
+            continue;
+        }
+        let mut hours = (b.time - a.time) as f64 / 3600.0;
+        if hours <= 0.0 {
+            hours = 0.001;
+        }
+        let speed_kmh = distance_km / hours;
+        if speed_kmh <= rules.max_speed_kmh {
+            continue;
+        }
+        let key = (a.index.min(b.index), a.index.max(b.index));
+        if !seen.insert(key) {
+            continue;
+        }
+        let end = |e: &Event, s: &Session| JumpEnd {
+            row_id: s.row_id,
+            time: e.time,
+            event: if e.start { "start" } else { "stop" },
+            ip: s.ip.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            place: e.place.clone(),
+            machine_id: strings.get(s.machine).to_string(),
+            platform: strings.get(s.platform).to_string(),
+        };
+        jumps.push(Jump {
+            from: end(a, sa),
+            to: end(b, sb),
+            distance_km,
+            hours,
+            speed_kmh,
+        });
+    }
+    jumps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{place, Builder};
+    use super::*;
+
+    fn places() -> Places {
+        let mut p = Places::new();
+        p.insert(
+            "81.1.1.1".parse().unwrap(),
+            place("New York", 40.7128, -74.0060),
+        );
+        p.insert(
+            "81.1.1.2".parse().unwrap(),
+            place("Jersey City", 40.7178, -74.0431),
+        );
+        p.insert(
+            "82.2.2.2".parse().unwrap(),
+            place("London", 51.5074, -0.1278),
+        );
+        p.insert(
+            "83.3.3.3".parse().unwrap(),
+            place("Boston", 42.3601, -71.0589),
+        );
+        p
+    }
+
+    fn jumps(b: &Builder, rules: &TravelRules) -> Vec<Jump> {
+        find_jumps(&b.sorted(), &places(), &b.strings, 0, rules)
+    }
+
+    #[test]
+    fn haversine_new_york_to_london_is_about_5570_km() {
+        let d = haversine_km(40.7128, -74.0060, 51.5074, -0.1278);
+        assert!((d - 5570.2).abs() < 1.0, "{d}");
+    }
+
+    #[test]
+    fn new_york_then_london_an_hour_later_is_a_jump() {
+        let mut b = Builder::default();
+        b.add(1, "laptop", "81.1.1.1", 0, 1800); // NY, ends 1800
+        b.add(1, "phone", "82.2.2.2", 1800 + 3600, 600); // London 1 h later
+        let j = jumps(&b, &TravelRules::default());
+        assert_eq!(j.len(), 1);
+        assert_eq!(j[0].from.event, "stop");
+        assert_eq!(j[0].to.event, "start");
+        assert!((j[0].hours - 1.0).abs() < 1e-9);
+        assert!((j[0].speed_kmh - j[0].distance_km).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_plausible_flight_is_not_a_jump() {
+        let mut b = Builder::default();
+        b.add(1, "laptop", "81.1.1.1", 0, 1800);
+        b.add(1, "laptop", "82.2.2.2", 1800 + 8 * 3600, 600); // 5570 km in 8 h = 696 km/h
+        assert!(jumps(&b, &TravelRules::default()).is_empty());
+    }
+
+    #[test]
+    fn nearby_cities_are_the_same_metro_area() {
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 0, 600);
+        b.add(1, "phone", "81.1.1.2", 601, 600); // ~3 km, 1 s later
+        assert!(jumps(&b, &TravelRules::default()).is_empty());
+    }
+
+    #[test]
+    fn accuracy_radii_shrink_the_distance() {
+        // NY -> Boston is ~306 km; with 200 km radii on each side it is under 50 km.
+        let mut p = places();
+        for ip in ["81.1.1.1", "83.3.3.3"] {
+            if let Some(pl) = p.get_mut(&ip.parse::<IpAddr>().unwrap()) {
+                pl.accuracy_radius_km = Some(200.0);
+            }
+        }
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 0, 600);
+        b.add(1, "phone", "83.3.3.3", 700, 600);
+        assert!(find_jumps(&b.sorted(), &p, &b.strings, 0, &TravelRules::default()).is_empty());
+        assert_eq!(jumps(&b, &TravelRules::default()).len(), 1);
+    }
+
+    #[test]
+    fn simultaneous_streams_in_two_cities_are_one_jump_not_one_per_event() {
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 0, 7200);
+        b.add(1, "phone", "82.2.2.2", 600, 3600);
+        // events: NY start, London start, London stop, NY stop: three transitions, one pair
+        let j = jumps(&b, &TravelRules::default());
+        assert_eq!(j.len(), 1);
+    }
+
+    #[test]
+    fn private_relayed_unlocated_and_country_level_sessions_are_skipped() {
+        let mut p = places();
+        p.insert(
+            "84.4.4.4".parse().unwrap(),
+            Place {
+                city: None,
+                ..place("", 37.751, -97.822)
+            },
+        );
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 0, 600);
+        b.add(1, "phone", "192.168.1.4", 700, 600);
+        b.add(1, "phone", "82.2.2.2", 1400, 600).relayed = true;
+        b.add(1, "phone", "99.9.9.9", 2100, 600); // not in the table
+        b.add(1, "phone", "84.4.4.4", 2800, 600); // country centroid
+        b.add(1, "tv", "81.1.1.1", 3500, 600);
+        assert!(find_jumps(&b.sorted(), &p, &b.strings, 0, &TravelRules::default()).is_empty());
+    }
+
+    #[test]
+    fn same_device_jumps_can_be_ignored() {
+        let mut b = Builder::default();
+        b.add(1, "laptop", "81.1.1.1", 0, 600);
+        b.add(1, "laptop", "82.2.2.2", 700, 600);
+        assert_eq!(jumps(&b, &TravelRules::default()).len(), 1);
+        let rules = TravelRules {
+            same_device_counts: false,
+            ..TravelRules::default()
+        };
+        assert!(jumps(&b, &rules).is_empty());
+    }
+
+    #[test]
+    fn a_teleporter_going_and_coming_back_makes_two_jumps() {
+        let mut b = Builder::default();
+        b.add(1, "phone", "81.1.1.1", 0, 1800);
+        b.add(1, "phone", "82.2.2.2", 2400, 1800);
+        b.add(1, "laptop", "81.1.1.1", 4800, 1800);
+        assert_eq!(jumps(&b, &TravelRules::default()).len(), 2);
+    }
+}

@@ -1,0 +1,19 @@
+//! plex-sharing-exporter: finds Plex account sharing in Tautulli's history.
+//!
+//! # Layout
+//! - [`detect`]: pure detection over plain data (networks, devices, concurrency,
+//!   impossible travel, score). No I/O, no async, no clock.
+//! - [`tautulli`]: the Tautulli API v2 client: paging, lenient decoding, retries,
+//!   API-key redaction.
+//! - [`geo`]: where an address is: local `.mmdb`, Tautulli's lookup, a moka cache.
+//! - [`report`]: the terminal and JSON reports of the `report` command.
+//! - [`config`]: command-line flags and their validation.
+//! - [`app`]: the commands, wiring sources, detection and sinks together.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod detect;
+pub mod geo;
+pub mod report;
+pub mod tautulli;

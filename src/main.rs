@@ -1,0 +1,58 @@
+//! The `plex-sharing-exporter` binary: parse flags, set up logging, run a command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use plex_sharing_exporter::app;
+use plex_sharing_exporter::config::{Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(&cli.log_level).map_err(|e| anyhow::anyhow!("--log.level: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Report(args) => {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                let r = app::run_report(args, &mut out).await;
+                use std::io::Write;
+                let flushed = out.flush();
+                r.and(flushed.map_err(app::AppError::from))
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

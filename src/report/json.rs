@@ -1,0 +1,108 @@
+//! The `--format json` document: `{"generated_at", "window", "scoring", "source", "users"}`.
+//! Every user in the window is listed (most suspicious first) with `flagged` telling
+//! whether they pass `--min-score` / `--concurrent-only`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{rfc3339, Context};
+use crate::detect::{Scoring, UserFinding};
+
+/// The detection window.
+#[derive(Debug, Serialize)]
+pub struct Window {
+    /// Start, epoch seconds.
+    pub start: i64,
+    /// End, epoch seconds.
+    pub end: i64,
+    /// Start, RFC 3339 UTC.
+    pub start_time: String,
+    /// End, RFC 3339 UTC.
+    pub end_time: String,
+    /// Length in days.
+    pub days: f64,
+}
+
+/// Where the data came from and what was dropped on the way.
+#[derive(Debug, Serialize, Default)]
+pub struct Source {
+    /// Tautulli base URL (no key).
+    pub tautulli_url: String,
+    /// API requests sent.
+    pub api_requests: u64,
+    /// History rows received.
+    pub rows_received: u64,
+    /// Sessions inside the window that were analysed.
+    pub sessions: u64,
+    /// Rows skipped, by reason.
+    pub rows_skipped: BTreeMap<String, u64>,
+    /// Days whose row count disagreed with Tautulli's count.
+    pub count_mismatches: Vec<String>,
+}
+
+/// One user with the location of each of their addresses.
+#[derive(Debug, Serialize)]
+pub struct UserEntry<'a> {
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: &'a UserFinding,
+    /// Location label per address (empty without GeoIP).
+    pub ip_locations: BTreeMap<String, String>,
+}
+
+/// The whole document.
+#[derive(Debug, Serialize)]
+pub struct Document<'a> {
+    /// When it was produced, RFC 3339 UTC.
+    pub generated_at: String,
+    /// The window analysed.
+    pub window: Window,
+    /// The score formula and threshold.
+    pub scoring: &'a Scoring,
+    /// Flag threshold.
+    pub min_score: f64,
+    /// Data source summary.
+    pub source: Source,
+    /// Users, highest score first.
+    pub users: Vec<UserEntry<'a>>,
+}
+
+/// Build the document; `findings` should already be sorted.
+pub fn document<'a>(
+    findings: &'a [UserFinding],
+    ctx: &Context,
+    scoring: &'a Scoring,
+    min_score: f64,
+    source: Source,
+) -> Document<'a> {
+    let (start, end) = ctx.window;
+    Document {
+        generated_at: rfc3339(ctx.generated_at),
+        window: Window {
+            start,
+            end,
+            start_time: rfc3339(start),
+            end_time: rfc3339(end),
+            days: (end - start) as f64 / 86_400.0,
+        },
+        scoring,
+        min_score,
+        source,
+        users: findings
+            .iter()
+            .map(|f| UserEntry {
+                finding: f,
+                ip_locations: f
+                    .ip_usage
+                    .iter()
+                    .filter_map(|u| {
+                        ctx.locations
+                            .get(&u.ip)
+                            .map(|l| (u.ip.to_string(), l.clone()))
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

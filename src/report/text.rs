@@ -1,0 +1,232 @@
+//! The reference script's terminal reports, column for column: the device breakdown,
+//! the concurrent-session timeline and IP usage by watch time.
+
+use std::io::{self, Write};
+
+use super::{fmt_duration, fmt_time, fmt_with, Context};
+use crate::detect::UserFinding;
+
+const RULE: &str = "==============================================================================";
+const THIN: &str = "------------------------------------------------------------------------------";
+
+/// The line printed when nobody is flagged.
+pub const NOBODY_FLAGGED: &str = "No users flagged for potential account sharing.";
+
+fn ip_display(ip: &std::net::IpAddr, ctx: &Context) -> String {
+    match ctx.locations.get(ip) {
+        Some(loc) => format!("{ip} ({loc})"),
+        None => ip.to_string(),
+    }
+}
+
+/// Device-centric view: one block per flagged user, one row per device.
+pub fn device_report(
+    out: &mut dyn Write,
+    flagged: &[&UserFinding],
+    ctx: &Context,
+    max_speed_kmh: f64,
+) -> io::Result<()> {
+    writeln!(out, "\n{RULE}")?;
+    writeln!(
+        out,
+        " DEVICE BREAKDOWN  —  {} user(s) flagged",
+        flagged.len()
+    )?;
+    writeln!(out, "{RULE}\n")?;
+    for r in flagged {
+        writeln!(out, "  {}  (user_id: {})", r.user, r.user_id)?;
+        writeln!(
+            out,
+            "  Score: {}  |  Devices: {}  |  Heavy devices: {}  |  Concurrent sessions: {}  |  Concurrent device pairs: {}",
+            r.score, r.devices, r.heavy_devices, r.concurrent_sessions, r.concurrent_device_pairs
+        )?;
+        writeln!(
+            out,
+            "  Total plays: {}  |  Total watch time: {}",
+            r.plays,
+            fmt_duration(r.watch_time_seconds)
+        )?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "    {:<16} {:<24} {:>6} {:>11}  IPs",
+            "Platform", "Player", "Plays", "Watch Time"
+        )?;
+        writeln!(
+            out,
+            "    {} {} {} {}  {}",
+            "-".repeat(16),
+            "-".repeat(24),
+            "-".repeat(6),
+            "-".repeat(11),
+            "-".repeat(30)
+        )?;
+        for d in &r.device_usage {
+            let ips: Vec<String> = d.ips.iter().map(|ip| ip_display(ip, ctx)).collect();
+            let ip_str = if ips.is_empty() {
+                "—".to_string()
+            } else {
+                ips.join(", ")
+            };
+            writeln!(
+                out,
+                "    {:<16} {:<24} {:>6} {:>11}  {}",
+                d.platform,
+                d.player,
+                d.plays,
+                fmt_duration(d.watch_time_seconds),
+                ip_str
+            )?;
+        }
+        if !r.jumps.is_empty() {
+            writeln!(
+                out,
+                "\n    TELEPORTATION DETECTED  ({} event(s)):",
+                r.jumps.len()
+            )?;
+            for j in r.jumps.iter().take(10) {
+                let (f, t) = (&j.from, &j.to);
+                let city = |p: &crate::detect::Place| p.city.clone().unwrap_or_else(|| "?".into());
+                let region = |p: &crate::detect::Place| p.region.clone().unwrap_or_default();
+                writeln!(
+                    out,
+                    "      {} {}, {}  -->  {} {}, {}",
+                    fmt_time(f.time, &ctx.tz),
+                    city(&f.place),
+                    region(&f.place),
+                    fmt_time(t.time, &ctx.tz),
+                    city(&t.place),
+                    region(&t.place)
+                )?;
+                writeln!(
+                    out,
+                    "        {:.0} km in {:.1}h  ({:.0} km/h — max plausible: {} km/h)",
+                    j.distance_km, j.hours, j.speed_kmh, max_speed_kmh
+                )?;
+                writeln!(out, "        Devices: {} -> {}", f.platform, t.platform)?;
+            }
+        }
+        writeln!(out, "\n{THIN}\n")?;
+    }
+    Ok(())
+}
+
+/// Chronological view of the sessions that overlap across devices and networks.
+pub fn timeline_report(
+    out: &mut dyn Write,
+    flagged: &[&UserFinding],
+    ctx: &Context,
+) -> io::Result<()> {
+    writeln!(out, "\n{RULE}")?;
+    writeln!(
+        out,
+        " SESSION TIMELINE  —  {} user(s) flagged",
+        flagged.len()
+    )?;
+    writeln!(out, "{RULE}\n")?;
+    for r in flagged {
+        if r.plays == 0 {
+            continue;
+        }
+        writeln!(
+            out,
+            "  {}  (user_id: {})  —  score: {}",
+            r.user, r.user_id, r.score
+        )?;
+        writeln!(out)?;
+        if r.timeline.is_empty() {
+            writeln!(out, "    (no concurrent sessions)")?;
+            writeln!(out, "\n{THIN}\n")?;
+            continue;
+        }
+        let mut current_date = String::new();
+        for s in &r.timeline {
+            let date = fmt_with(s.started, &ctx.tz, "%Y-%m-%d");
+            if date != current_date {
+                writeln!(out, "    {date}")?;
+                current_date = date;
+            }
+            let ip =
+                s.ip.map(|ip| ip_display(&ip, ctx))
+                    .unwrap_or_else(|| "?".into());
+            let mut title = s.title.clone();
+            if title.is_empty() {
+                title = "?".into();
+            }
+            if title.chars().count() > 40 {
+                title = title.chars().take(37).collect::<String>() + "...";
+            }
+            writeln!(
+                out,
+                "      {}-{}  {:>7}  {:<14} {:<20} {}",
+                fmt_with(s.started, &ctx.tz, "%H:%M"),
+                fmt_with(s.ended, &ctx.tz, "%H:%M"),
+                fmt_duration(u64::from(s.play_seconds)),
+                s.platform,
+                s.player,
+                ip
+            )?;
+            writeln!(out, "        {title}")?;
+        }
+        writeln!(out, "\n{THIN}\n")?;
+    }
+    Ok(())
+}
+
+/// Per-user usage by address, most watched first; users by total watch time.
+pub fn ip_report(out: &mut dyn Write, users: &[&UserFinding], ctx: &Context) -> io::Result<()> {
+    let mut users: Vec<&&UserFinding> = users.iter().filter(|u| u.plays > 0).collect();
+    users.sort_by(|a, b| {
+        b.watch_time_seconds
+            .cmp(&a.watch_time_seconds)
+            .then(a.user_id.cmp(&b.user_id))
+    });
+    writeln!(out, "\n{RULE}")?;
+    writeln!(out, " IP USAGE BY USER  —  {} user(s)", users.len())?;
+    writeln!(out, "{RULE}\n")?;
+    for u in users {
+        writeln!(out, "  {}  (user_id: {})", u.user, u.user_id)?;
+        let total: u64 = u.ip_usage.iter().map(|i| i.watch_time_seconds).sum();
+        let plays: u64 = u.ip_usage.iter().map(|i| i.plays).sum();
+        writeln!(
+            out,
+            "  Total: {} plays, {} watch time, {} unique IP(s)",
+            plays,
+            fmt_duration(total),
+            u.ip_usage.len()
+        )?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "    {:<22} {:>6} {:>11} {:>5}  Devices",
+            "IP", "Plays", "Watch Time", "Pct"
+        )?;
+        writeln!(
+            out,
+            "    {} {} {} {}  {}",
+            "-".repeat(22),
+            "-".repeat(6),
+            "-".repeat(11),
+            "-".repeat(5),
+            "-".repeat(30)
+        )?;
+        for i in &u.ip_usage {
+            let pct = if total > 0 {
+                i.watch_time_seconds as f64 / total as f64 * 100.0
+            } else {
+                0.0
+            };
+            writeln!(
+                out,
+                "    {:<22} {:>6} {:>11} {:>4.0}%  {}",
+                ip_display(&i.ip, ctx),
+                i.plays,
+                fmt_duration(i.watch_time_seconds),
+                pct,
+                i.platforms.join(", ")
+            )?;
+        }
+        writeln!(out, "\n{THIN}\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,621 @@
+//! Requests to Tautulli's `/api/v2`: one place that adds the key, applies the timeout,
+//! retries transient failures with backoff, caps the body, counts requests, and scrubs
+//! the key from every error.
+//!
+//! History is read one server-local day at a time (`after=D&before=D`), in pages, a few
+//! days concurrently. Tautulli rebuilds the whole filtered result for every page, so
+//! small per-day results keep the total work linear in the history size, where paging
+//! through one big query costs pages × whole result and one query per user costs one
+//! round trip per user.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::lenient::MaybeRow;
+use super::model::{Activity, GeoRow, HistoryRow, LiveStream, Page, UserRow};
+use super::Error;
+use crate::detect::{Place, UserInfo};
+
+/// The Tautulli API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wrap a key (surrounding whitespace, as in key files, is dropped).
+    pub fn new(key: &str) -> ApiKey {
+        ApiKey(key.trim().to_string())
+    }
+
+    /// The key itself, for the request and for redaction checks.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `text` with every occurrence of the key replaced by `<redacted>`.
+    pub fn redact(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(&self.0, "<redacted>")
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Tautulli's base URL: host, host:port, or a full URL with an HTTP root path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TautulliUrl(Url);
+
+impl TautulliUrl {
+    /// Parse what a user typed: `tautulli`, `tautulli:8181`, `https://x.example/tautulli/`.
+    pub fn parse(raw: &str) -> Result<TautulliUrl, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("is empty".into());
+        }
+        let with_scheme = if raw.contains("://") {
+            raw.to_string()
+        } else {
+            format!("http://{raw}")
+        };
+        let mut url =
+            Url::parse(&with_scheme).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("{raw:?} must be http:// or https://"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{raw:?} has no host"));
+        }
+        url.set_query(None);
+        url.set_fragment(None);
+        let path = url.path().trim_end_matches('/');
+        let path = path.strip_suffix("/api/v2").unwrap_or(path).to_string();
+        url.set_path(&path);
+        Ok(TautulliUrl(url))
+    }
+
+    /// The base URL as text, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().trim_end_matches('/')
+    }
+
+    fn endpoint(&self) -> Url {
+        let mut url = self.0.clone();
+        let path = format!("{}/api/v2", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+}
+
+impl fmt::Display for TautulliUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the client talks to one Tautulli.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Base URL.
+    pub url: TautulliUrl,
+    /// API key.
+    pub api_key: ApiKey,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// First backoff delay; doubled after each failure.
+    pub backoff: Duration,
+    /// History days fetched at once.
+    pub concurrency: usize,
+    /// Rows per history page.
+    pub page_size: usize,
+    /// Largest accepted response body.
+    pub max_body_bytes: usize,
+}
+
+impl ClientOptions {
+    /// Defaults for everything but the URL and key.
+    pub fn new(url: TautulliUrl, api_key: ApiKey) -> ClientOptions {
+        ClientOptions {
+            url,
+            api_key,
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            backoff: Duration::from_millis(500),
+            concurrency: 4,
+            page_size: 5000,
+            max_body_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Requests sent, by command and outcome (`success`, or an [`Error::reason`]).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    counts: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl RequestStats {
+    fn add(&self, cmd: &str, outcome: &'static str) {
+        if let Ok(mut c) = self.counts.lock() {
+            *c.entry((cmd.to_string(), outcome)).or_default() += 1;
+        }
+    }
+
+    /// A copy of the counts.
+    pub fn snapshot(&self) -> BTreeMap<(String, &'static str), u64> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Requests sent, all commands and outcomes.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+}
+
+/// A Tautulli API v2 client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    opts: Arc<ClientOptions>,
+    stats: Arc<RequestStats>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.opts.url.as_str())
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    response: Response<'a>,
+}
+
+#[derive(Deserialize)]
+struct Response<'a> {
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// What a history fetch saw besides the rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryFetch {
+    /// Server-local days requested.
+    pub days: usize,
+    /// Rows received (before any conversion).
+    pub rows: u64,
+    /// Rows that were not objects.
+    pub unusable_rows: u64,
+    /// Rows received twice (the table changed between pages) and dropped.
+    pub duplicate_rows: u64,
+    /// Days whose row count disagreed with Tautulli's `recordsFiltered`.
+    pub count_mismatches: Vec<String>,
+}
+
+struct Day {
+    date: Date,
+    rows: Vec<HistoryRow>,
+    unusable: u64,
+    expected: Option<i64>,
+    received: u64,
+}
+
+impl Client {
+    /// A client for one Tautulli server.
+    pub fn new(opts: ClientOptions) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("plex-sharing-exporter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Request {
+                cmd: "init".into(),
+                base: opts.url.to_string(),
+                detail: opts.api_key.redact(&e.without_url().to_string()),
+            })?;
+        Ok(Client {
+            http,
+            opts: Arc::new(opts),
+            stats: Arc::new(RequestStats::default()),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> &TautulliUrl {
+        &self.opts.url
+    }
+
+    /// Requests sent so far.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    /// Call `cmd` and decode its `data`, retrying transient failures.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        cmd: &str,
+        params: &[(&str, String)],
+    ) -> Result<T, Error> {
+        let mut delay = self.opts.backoff;
+        let mut attempt = 0;
+        loop {
+            let result = self.call_once(cmd, params).await;
+            self.stats.add(
+                cmd,
+                result
+                    .as_ref()
+                    .map(|_| "success")
+                    .unwrap_or_else(Error::reason),
+            );
+            match result {
+                Err(e) if e.is_transient() && attempt < self.opts.retries => {
+                    attempt += 1;
+                    tracing::debug!(cmd, attempt, error = %e, "retrying tautulli request");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once<T: DeserializeOwned>(
+        &self,
+        cmd: &str,
+        params: &[(&str, String)],
+    ) -> Result<T, Error> {
+        let base = self.opts.url.to_string();
+        let key = &self.opts.api_key;
+        let mut url = self.opts.url.endpoint();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("apikey", key.expose());
+            q.append_pair("cmd", cmd);
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+        }
+        let transport = |e: reqwest::Error| {
+            let (timeout, connect) = (e.is_timeout(), e.is_connect());
+            let detail = key.redact(&error_chain(&e.without_url()));
+            if timeout {
+                Error::Timeout {
+                    cmd: cmd.into(),
+                    base: base.clone(),
+                    timeout: self.opts.timeout,
+                }
+            } else if connect {
+                Error::Connect {
+                    cmd: cmd.into(),
+                    base: base.clone(),
+                    detail,
+                }
+            } else {
+                Error::Request {
+                    cmd: cmd.into(),
+                    base: base.clone(),
+                    detail,
+                }
+            }
+        };
+        let mut resp = self.http.get(url).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.opts.max_body_bytes {
+                return Err(Error::TooLarge {
+                    cmd: cmd.into(),
+                    base,
+                    limit: self.opts.max_body_bytes,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let decode_err = |detail: String| Error::Decode {
+            cmd: cmd.into(),
+            base: base.clone(),
+            status,
+            detail: key.redact(&detail),
+        };
+        let env: Envelope = match serde_json::from_slice(&body) {
+            Ok(env) => env,
+            Err(e) => {
+                let snippet: String = String::from_utf8_lossy(&body[..body.len().min(80)])
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect();
+                return Err(decode_err(format!("{e} (body starts {snippet:?})")));
+            }
+        };
+        let r = env.response;
+        if r.result.as_deref() != Some("success") || status != 200 {
+            let message = match r.message {
+                Some(serde_json::Value::String(s)) => s,
+                Some(serde_json::Value::Null) | None => "no message".to_string(),
+                Some(other) => other.to_string(),
+            };
+            return Err(Error::Api {
+                cmd: cmd.into(),
+                base,
+                status,
+                message: key.redact(&message),
+            });
+        }
+        let data = r.data.map(RawValue::get).unwrap_or("null");
+        serde_json::from_str(data).map_err(|e| decode_err(format!("unexpected data: {e}")))
+    }
+
+    /// Every user in the users table, read page by page to the end.
+    pub async fn users(&self) -> Result<Vec<UserInfo>, Error> {
+        const PAGE: usize = 1000;
+        let mut users = Vec::new();
+        let mut start = 0usize;
+        loop {
+            let page: Page<UserRow> = self
+                .call(
+                    "get_users_table",
+                    &[
+                        ("order_column", "user_id".into()),
+                        ("order_dir", "asc".into()),
+                        ("start", start.to_string()),
+                        ("length", PAGE.to_string()),
+                    ],
+                )
+                .await?;
+            let n = page.data.len();
+            users.extend(page.data.into_iter().filter_map(|r| match r {
+                MaybeRow::Row(u) => u.into_user(),
+                MaybeRow::Unusable => None,
+            }));
+            start += n;
+            let expected = page.records_filtered.unwrap_or(0).max(0) as usize;
+            if n < PAGE || start >= expected {
+                if start != expected {
+                    tracing::warn!(
+                        received = start,
+                        expected,
+                        "users table row count differs from recordsFiltered"
+                    );
+                }
+                break;
+            }
+        }
+        Ok(users)
+    }
+
+    /// Stream every history row started in `[since, until]` (epoch seconds) to
+    /// `on_rows`, one server-local day at a time. Asks from the day before `since` to the
+    /// day after `until` (the server's time zone is unknown); cut exactly on your side.
+    /// `user_ids` is an optional comma-separated list of users to read.
+    pub async fn history_filtered<F>(
+        &self,
+        since: i64,
+        until: i64,
+        user_ids: Option<&str>,
+        mut on_rows: F,
+    ) -> Result<HistoryFetch, Error>
+    where
+        F: FnMut(Vec<HistoryRow>, &HistoryFetch),
+    {
+        let dates = days_covering(since, until);
+        let mut fetch = HistoryFetch {
+            days: dates.len(),
+            ..HistoryFetch::default()
+        };
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut days = stream::iter(dates)
+            .map(|date| self.history_day(date, user_ids))
+            .buffer_unordered(self.opts.concurrency.max(1));
+        while let Some(day) = days.next().await {
+            let mut day = day?;
+            fetch.rows += day.received;
+            fetch.unusable_rows += day.unusable;
+            if let Some(expected) = day.expected {
+                if expected != day.received as i64 {
+                    let note = format!(
+                        "{}: tautulli reported {expected} rows, {} received",
+                        day.date, day.received
+                    );
+                    tracing::warn!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
+                    fetch.count_mismatches.push(note);
+                }
+            }
+            let before = day.rows.len();
+            day.rows.retain(|r| match r.row_id.or(r.id) {
+                Some(id) => seen.insert(id),
+                None => true,
+            });
+            fetch.duplicate_rows += (before - day.rows.len()) as u64;
+            on_rows(day.rows, &fetch);
+        }
+        Ok(fetch)
+    }
+
+    async fn history_day(&self, date: Date, user_ids: Option<&str>) -> Result<Day, Error> {
+        let page_size = self.opts.page_size.max(1);
+        let mut day = Day {
+            date,
+            rows: Vec::new(),
+            unusable: 0,
+            expected: None,
+            received: 0,
+        };
+        let d = date.to_string();
+        loop {
+            let mut params = vec![
+                ("grouping", "0".to_string()),
+                ("include_activity", "0".to_string()),
+                ("order_column", "started".to_string()),
+                ("order_dir", "asc".to_string()),
+                ("after", d.clone()),
+                ("before", d.clone()),
+                ("start", day.received.to_string()),
+                ("length", page_size.to_string()),
+            ];
+            if let Some(ids) = user_ids {
+                params.push(("user_id", ids.to_string()));
+            }
+            let page: Page<HistoryRow> = self.call("get_history", &params).await?;
+            let n = page.data.len();
+            if day.expected.is_none() {
+                day.expected = page.records_filtered;
+            }
+            day.received += n as u64;
+            for row in page.data {
+                match row {
+                    MaybeRow::Row(r) => day.rows.push(r),
+                    MaybeRow::Unusable => day.unusable += 1,
+                }
+            }
+            let expected = day.expected.unwrap_or(0).max(0) as u64;
+            if n < page_size || day.received >= expected {
+                return Ok(day);
+            }
+        }
+    }
+
+    /// Where Tautulli (plex.tv) puts `ip`; `Ok(None)` when it has no answer for it.
+    pub async fn geoip_lookup(&self, ip: IpAddr) -> Result<Option<Place>, Error> {
+        match self
+            .call::<GeoRow>("get_geoip_lookup", &[("ip_address", ip.to_string())])
+            .await
+        {
+            Ok(row) => Ok(row.into_place()),
+            Err(Error::Api {
+                status: 400,
+                ref message,
+                ..
+            }) if message.starts_with("Failed to lookup GeoIP")
+                || message.starts_with("Invalid IP address") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams playing right now (`{}` when Tautulli cannot reach Plex: no streams).
+    pub async fn activity(&self) -> Result<Vec<LiveStream>, Error> {
+        let activity: Option<Activity> = self.call("get_activity", &[]).await?;
+        Ok(activity
+            .map(|a| a.sessions)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| match r {
+                MaybeRow::Row(r) => r.into_stream(),
+                MaybeRow::Unusable => None,
+            })
+            .collect())
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let cs = c.to_string();
+        if !s.contains(&cs) {
+            s.push_str(": ");
+            s.push_str(&cs);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// The UTC dates from the day before `since` to the day after `until`: every date any
+/// time zone can give a start inside the window.
+pub fn days_covering(since: i64, until: i64) -> Vec<Date> {
+    let date = |t: i64| {
+        Timestamp::from_second(t)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(TimeZone::UTC)
+            .date()
+    };
+    let first = date(since).checked_sub(1.day()).unwrap_or(date(since));
+    let last = date(until.max(since))
+        .checked_add(1.day())
+        .unwrap_or(date(until));
+    let mut out = Vec::new();
+    let mut d = first;
+    while d <= last {
+        out.push(d);
+        match d.tomorrow() {
+            Ok(next) => d = next,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_accept_host_host_port_and_full_urls_with_a_root() {
+        let p = |s| TautulliUrl::parse(s).map(|u| u.endpoint().to_string());
+        assert_eq!(p("tautulli").unwrap(), "http://tautulli/api/v2");
+        assert_eq!(p("tautulli:8181").unwrap(), "http://tautulli:8181/api/v2");
+        assert_eq!(
+            p("https://x.example/tautulli/").unwrap(),
+            "https://x.example/tautulli/api/v2"
+        );
+        assert_eq!(p("http://x:8181/api/v2").unwrap(), "http://x:8181/api/v2");
+        assert_eq!(p("10.0.0.5:8181/").unwrap(), "http://10.0.0.5:8181/api/v2");
+        assert!(p("").is_err());
+        assert!(p("ftp://x").is_err());
+        assert!(p("http://").is_err());
+    }
+
+    #[test]
+    fn api_key_never_shows_in_debug_or_display_and_is_redacted_from_text() {
+        let k = ApiKey::new(" abc123secret \n");
+        assert_eq!(k.expose(), "abc123secret");
+        assert!(!format!("{k:?} {k}").contains("abc123"));
+        assert_eq!(
+            k.redact("GET /api/v2?apikey=abc123secret&cmd=x"),
+            "GET /api/v2?apikey=<redacted>&cmd=x"
+        );
+    }
+
+    #[test]
+    fn days_covering_pads_one_day_each_side() {
+        // 2026-11-20 00:00:00 UTC .. 2026-11-21 12:00 UTC
+        let days = days_covering(1_795_132_800, 1_795_132_800 + 36 * 3600);
+        let s: Vec<String> = days.iter().map(|d| d.to_string()).collect();
+        assert_eq!(s, ["2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22"]);
+    }
+}

@@ -1,0 +1,498 @@
+//! Tautulli's response shapes, decoded leniently, and their conversion into the
+//! detector's plain types.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use super::lenient::{self, MaybeRow};
+use crate::detect::{Place, Session, Strings, UserInfo};
+
+/// A paged table (`get_history`, `get_users_table`).
+#[derive(Debug, Deserialize)]
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+pub struct Page<T> {
+    /// Rows matching the filters, over all pages.
+    #[serde(rename = "recordsFiltered", default, deserialize_with = "lenient::int")]
+    pub records_filtered: Option<i64>,
+    /// This page's rows.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub data: Vec<MaybeRow<T>>,
+}
+
+/// One `get_history` row (ungrouped), only the fields the detector reads.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct HistoryRow {
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub row_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub user_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub user: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub friendly_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub started: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub stopped: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub play_duration: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub duration: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub paused_counter: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub machine_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub platform: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub player: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub ip_address: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub relayed: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub full_title: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub state: Option<String>,
+}
+
+/// One `get_users_table` row.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct UserRow {
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub user_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub username: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub friendly_name: Option<String>,
+}
+
+/// `get_geoip_lookup` data.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct GeoRow {
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub city: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub region: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub country: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::float")]
+    pub latitude: Option<f64>,
+    #[serde(default, deserialize_with = "lenient::float")]
+    pub longitude: Option<f64>,
+    #[serde(default, deserialize_with = "lenient::float")]
+    pub accuracy: Option<f64>,
+}
+
+/// `get_activity` data.
+#[derive(Debug, Deserialize)]
+#[allow(missing_docs)]
+pub struct Activity {
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub sessions: Vec<MaybeRow<LiveRow>>,
+}
+
+/// One session of `get_activity` (most values are strings there).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[allow(missing_docs)]
+pub struct LiveRow {
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub session_key: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub user_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub friendly_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub user: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub ip_address: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub machine_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub platform: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub player: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub state: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub relayed: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub full_title: Option<String>,
+}
+
+/// A stream playing right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveStream {
+    /// Plex user id.
+    pub user_id: i64,
+    /// Display name.
+    pub user: String,
+    /// Client address, if it parsed.
+    pub ip: Option<IpAddr>,
+    /// Device id.
+    pub machine_id: String,
+    /// `playing`, `paused` or `buffering`.
+    pub state: String,
+}
+
+impl LiveRow {
+    /// The stream, or `None` without a user id.
+    pub fn into_stream(self) -> Option<LiveStream> {
+        Some(LiveStream {
+            user_id: self.user_id?,
+            user: self.friendly_name.or(self.user).unwrap_or_default(),
+            ip: self.ip_address.as_deref().and_then(parse_ip),
+            machine_id: self.machine_id.unwrap_or_default(),
+            state: self.state.unwrap_or_default(),
+        })
+    }
+}
+
+impl GeoRow {
+    /// A place when both coordinates are present.
+    pub fn into_place(self) -> Option<Place> {
+        Some(Place {
+            latitude: self.latitude?,
+            longitude: self.longitude?,
+            city: self.city,
+            region: self.region,
+            country: self.country,
+            country_code: self.code,
+            accuracy_radius_km: self.accuracy.filter(|a| *a > 0.0),
+        })
+    }
+}
+
+impl UserRow {
+    /// The user, or `None` without a user id.
+    pub fn into_user(self) -> Option<UserInfo> {
+        let user_id = self.user_id?;
+        let username = self.username.unwrap_or_default();
+        let name = self.friendly_name.unwrap_or_else(|| {
+            if username.is_empty() {
+                user_id.to_string()
+            } else {
+                username.clone()
+            }
+        });
+        Some(UserInfo {
+            user_id,
+            name,
+            username,
+        })
+    }
+}
+
+/// Why a history row was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// The list element was not an object.
+    NotAnObject,
+    /// No `user_id`.
+    NoUser,
+    /// No or zero `started`.
+    NoStart,
+    /// `started` before 2000 or more than two days in the future.
+    AbsurdTime,
+    /// A live session (`state` set), which we asked Tautulli not to include.
+    LiveRow,
+}
+
+impl SkipReason {
+    /// Stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotAnObject => "not_an_object",
+            SkipReason::NoUser => "no_user_id",
+            SkipReason::NoStart => "no_started",
+            SkipReason::AbsurdTime => "absurd_time",
+            SkipReason::LiveRow => "live_row",
+        }
+    }
+}
+
+/// Counts of rows skipped or repaired while decoding.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecodeStats {
+    /// Rows skipped, by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Rows kept with an address that did not parse (treated as unknown).
+    pub bad_ip: u64,
+    /// Rows kept with a negative duration (treated as zero).
+    pub negative_duration: u64,
+}
+
+impl DecodeStats {
+    /// Total rows skipped.
+    pub fn total_skipped(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    /// Add `other` into `self`.
+    pub fn merge(&mut self, other: &DecodeStats) {
+        for (k, v) in &other.skipped {
+            *self.skipped.entry(*k).or_default() += v;
+        }
+        self.bad_ip += other.bad_ip;
+        self.negative_duration += other.negative_duration;
+    }
+
+    /// Count one skipped row.
+    pub fn skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+}
+
+const YEAR_2000: i64 = 946_684_800;
+
+/// Parse an address as Tautulli stores it (trimmed; IPv6 may carry a zone or brackets).
+pub fn parse_ip(raw: &str) -> Option<IpAddr> {
+    let t = raw.trim().trim_start_matches('[').trim_end_matches(']');
+    let t = t.split('%').next().unwrap_or(t);
+    t.parse().ok()
+}
+
+fn clamp_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+impl HistoryRow {
+    /// The session, or why it cannot be used. `now` bounds plausible start times.
+    pub fn into_session(
+        self,
+        strings: &mut Strings,
+        now: i64,
+        stats: &mut DecodeStats,
+    ) -> Result<Session, SkipReason> {
+        if self.state.is_some() {
+            return Err(SkipReason::LiveRow);
+        }
+        let user_id = self.user_id.ok_or(SkipReason::NoUser)?;
+        let started = self
+            .started
+            .filter(|s| *s != 0)
+            .ok_or(SkipReason::NoStart)?;
+        if !(YEAR_2000..=now + 2 * 86_400).contains(&started) {
+            return Err(SkipReason::AbsurdTime);
+        }
+        let paused = self.paused_counter.unwrap_or(0);
+        let play = self
+            .play_duration
+            .or(self.duration)
+            .or_else(|| self.stopped.map(|s| s - started - paused.max(0)))
+            .unwrap_or(0);
+        if play < 0 || paused < 0 {
+            stats.negative_duration += 1;
+        }
+        let (play, paused) = (clamp_u32(play), clamp_u32(paused));
+        let stopped = self
+            .stopped
+            .filter(|s| *s >= started)
+            .unwrap_or(started + i64::from(play) + i64::from(paused));
+        let ip = match self.ip_address.as_deref() {
+            Some(raw) => {
+                let ip = parse_ip(raw);
+                if ip.is_none() {
+                    stats.bad_ip += 1;
+                }
+                ip
+            }
+            None => None,
+        };
+        let title = self.full_title.or(self.title).unwrap_or_default();
+        Ok(Session {
+            row_id: self.row_id.or(self.id).unwrap_or(0),
+            user_id,
+            started,
+            stopped,
+            play_seconds: play,
+            paused_seconds: paused,
+            ip,
+            machine: strings.intern(self.machine_id.as_deref().unwrap_or("unknown")),
+            platform: strings.intern(self.platform.as_deref().unwrap_or("?")),
+            player: strings.intern(self.player.as_deref().unwrap_or("?")),
+            title: strings.intern(&title),
+            relayed: self.relayed.unwrap_or(0) != 0,
+        })
+    }
+
+    /// The user this row names, for users missing from the users table.
+    pub fn user_info(&self) -> Option<UserInfo> {
+        let user_id = self.user_id?;
+        let username = self.user.clone().unwrap_or_default();
+        let name = self
+            .friendly_name
+            .clone()
+            .unwrap_or_else(|| username.clone());
+        Some(UserInfo {
+            user_id,
+            name,
+            username,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_rows(json: &str) -> Vec<MaybeRow<HistoryRow>> {
+        let page: Page<HistoryRow> = serde_json::from_str(json).expect("page decodes");
+        page.data
+    }
+
+    fn row(json: &str) -> HistoryRow {
+        match decode_rows(&format!("{{\"data\":[{json}]}}")).pop() {
+            Some(MaybeRow::Row(r)) => r,
+            other => panic!("not a row: {other:?}"),
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn numbers_as_strings_nulls_and_empty_strings_decode() {
+        let r = row(
+            r#"{"row_id":"17","user_id":"42","started":"1789452318","stopped":null,
+            "play_duration":"142","paused_counter":"","ip_address":"","machine_id":null,
+            "platform":7,"relayed":"1","full_title":""}"#,
+        );
+        assert_eq!(r.row_id, Some(17));
+        assert_eq!(r.user_id, Some(42));
+        assert_eq!(r.started, Some(1_789_452_318));
+        assert_eq!(r.play_duration, Some(142));
+        assert_eq!(r.paused_counter, None);
+        assert_eq!(r.ip_address, None);
+        assert_eq!(r.platform.as_deref(), Some("7"));
+        assert_eq!(r.relayed, Some(1));
+        assert_eq!(r.full_title, None);
+    }
+
+    #[test]
+    fn wrong_types_become_none_instead_of_failing_the_page() {
+        let r =
+            row(r#"{"user_id":{"a":1},"started":[1,2],"ip_address":true,"play_duration":1.9e3}"#);
+        assert_eq!(r.user_id, None);
+        assert_eq!(r.started, None);
+        assert_eq!(r.ip_address.as_deref(), Some("true"));
+        assert_eq!(r.play_duration, Some(1900));
+    }
+
+    #[test]
+    fn non_object_rows_are_unusable_not_fatal() {
+        let rows = decode_rows(r#"{"recordsFiltered":"3","data":[1,"x",null,{"user_id":5}]}"#);
+        assert_eq!(rows.len(), 4);
+        assert!(matches!(rows[3], MaybeRow::Row(_)));
+        assert_eq!(
+            rows.iter()
+                .filter(|r| matches!(r, MaybeRow::Unusable))
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn null_data_is_an_empty_page() {
+        let page: Page<HistoryRow> =
+            serde_json::from_str(r#"{"recordsFiltered":null,"data":null}"#).unwrap();
+        assert!(page.data.is_empty());
+        assert_eq!(page.records_filtered, None);
+    }
+
+    #[test]
+    fn a_real_captured_history_row_converts_to_a_session() {
+        let text = include_str!("../../tests/data/get_history_ungrouped_p1.json");
+        let env: serde_json::Value = serde_json::from_str(text).unwrap();
+        let page: Page<HistoryRow> =
+            serde_json::from_value(env["response"]["data"].clone()).unwrap();
+        assert_eq!(page.records_filtered, Some(18992));
+        let mut strings = Strings::default();
+        let mut stats = DecodeStats::default();
+        let sessions: Vec<Session> = page
+            .data
+            .into_iter()
+            .filter_map(|r| match r {
+                MaybeRow::Row(r) => r.into_session(&mut strings, NOW, &mut stats).ok(),
+                MaybeRow::Unusable => None,
+            })
+            .collect();
+        assert_eq!(sessions.len(), 3);
+        let s = sessions[0];
+        assert_eq!(
+            (s.row_id, s.user_id, s.started, s.stopped, s.play_seconds),
+            (1, 4456897, 1789452318, 1789452460, 142)
+        );
+        assert_eq!(s.ip, Some("78.67.80.140".parse().unwrap()));
+        assert_eq!(
+            strings.get(s.machine),
+            "27fba88f-bc32-640c-95ca-2198710d0729"
+        );
+        assert_eq!(strings.get(s.title), "Burning Lonely - Last Falcon Silver");
+    }
+
+    #[test]
+    fn rows_without_user_or_start_or_with_absurd_times_are_skipped() {
+        let mut strings = Strings::default();
+        let mut stats = DecodeStats::default();
+        let mut conv = |json: &str| row(json).into_session(&mut strings, NOW, &mut stats);
+        assert_eq!(conv(r#"{"started":1789452318}"#), Err(SkipReason::NoUser));
+        assert_eq!(conv(r#"{"user_id":1}"#), Err(SkipReason::NoStart));
+        assert_eq!(
+            conv(r#"{"user_id":1,"started":12}"#),
+            Err(SkipReason::AbsurdTime)
+        );
+        assert_eq!(
+            conv(r#"{"user_id":1,"started":99999999999}"#),
+            Err(SkipReason::AbsurdTime)
+        );
+        assert_eq!(
+            conv(r#"{"user_id":1,"started":1789452318,"state":"playing"}"#),
+            Err(SkipReason::LiveRow)
+        );
+    }
+
+    #[test]
+    fn negative_durations_and_garbage_addresses_are_repaired_and_counted() {
+        let mut strings = Strings::default();
+        let mut stats = DecodeStats::default();
+        let s = row(
+            r#"{"user_id":1,"started":1789452318,"play_duration":-50,"ip_address":"999.1.1.1"}"#,
+        )
+        .into_session(&mut strings, NOW, &mut stats)
+        .unwrap();
+        assert_eq!((s.play_seconds, s.ip), (0, None));
+        assert_eq!((stats.negative_duration, stats.bad_ip), (1, 1));
+    }
+
+    #[test]
+    fn addresses_parse_with_brackets_zones_and_spaces() {
+        assert_eq!(parse_ip(" 10.0.0.1 "), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(
+            parse_ip("[2001:db8::1]"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(parse_ip("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(parse_ip("not-an-ip"), None);
+    }
+
+    #[test]
+    fn geoip_lookup_sample_becomes_a_place() {
+        let text = include_str!("../../tests/data/get_geoip_lookup_public.json");
+        let env: serde_json::Value = serde_json::from_str(text).unwrap();
+        let geo: GeoRow = serde_json::from_value(env["response"]["data"].clone()).unwrap();
+        let p = geo.into_place().unwrap();
+        assert_eq!(p.label(), "Chicago, Illinois, United States");
+        assert_eq!(p.accuracy_radius_km, None);
+    }
+}
