@@ -8,12 +8,15 @@
 //! - [`geo`]: where an address is: local `.mmdb`, Tautulli's lookup, a moka cache.
 //! - [`report`]: the terminal and JSON reports of the `report` command.
 //! - [`config`]: command-line flags and their validation.
+//! - [`simulator`]: a simulated Tautulli HTTP server (demo and tests).
 //! - [`app`]: the commands, wiring sources, detection and sinks together.
 #![deny(missing_docs)]
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod config;
 pub mod detect;
 pub mod geo;
 pub mod report;
+pub mod simulator;
 pub mod tautulli;

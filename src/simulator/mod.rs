@@ -1,0 +1,479 @@
+//! A simulated Tautulli: an HTTP server speaking API v2 with Tautulli's envelope,
+//! status codes and quirks (date filters on the server-local date of `started`,
+//! `length=-1` dropping the last row, every error HTTP 400), serving an in-memory
+//! dataset. The `demo` command and the integration tests use it; faults can be switched
+//! on to test how clients cope.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+/// One playback to put in the simulated history (the fields detection reads; the
+/// rest of Tautulli's row is filled with plausible values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSpec {
+    /// History row id.
+    pub row_id: i64,
+    /// Plex user id.
+    pub user_id: i64,
+    /// Username.
+    pub user: String,
+    /// Display name.
+    pub friendly_name: String,
+    /// Start, epoch seconds.
+    pub started: i64,
+    /// Seconds played.
+    pub play: i64,
+    /// Seconds paused.
+    pub paused: i64,
+    /// Device id.
+    pub machine_id: String,
+    /// Platform.
+    pub platform: String,
+    /// Player name.
+    pub player: String,
+    /// Client address.
+    pub ip: String,
+    /// Title played.
+    pub title: String,
+    /// Through Plex's relay.
+    pub relayed: bool,
+}
+
+impl SessionSpec {
+    /// The row exactly as Tautulli's `get_history` (grouping=0) returns it.
+    pub fn to_row(&self) -> Value {
+        let stopped = self.started + self.play + self.paused;
+        let location = if crate::detect::network::is_private(
+            self.ip
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+        ) {
+            "lan"
+        } else {
+            "wan"
+        };
+        json!({
+            "reference_id": self.row_id, "row_id": self.row_id, "id": self.row_id,
+            "date": self.started, "started": self.started, "stopped": stopped,
+            "duration": self.play, "play_duration": self.play, "paused_counter": self.paused,
+            "user_id": self.user_id, "user": self.user, "friendly_name": self.friendly_name,
+            "user_thumb": "", "platform": self.platform, "product": format!("Plex for {}", self.platform),
+            "player": self.player, "ip_address": self.ip, "live": 0, "machine_id": self.machine_id,
+            "location": location, "secure": 1, "relayed": i64::from(self.relayed),
+            "media_type": "episode", "rating_key": 5000 + self.row_id % 97,
+            "parent_rating_key": 4000, "grandparent_rating_key": 3000,
+            "full_title": self.title, "title": self.title, "parent_title": "Season 1",
+            "grandparent_title": "", "original_title": "", "year": 2019, "media_index": 1,
+            "parent_media_index": 1, "thumb": "", "originally_available_at": "2019-01-01",
+            "guid": "plex://episode/0", "transcode_decision": "direct play",
+            "percent_complete": 97, "watched_status": 1, "group_count": 1,
+            "group_ids": self.row_id.to_string(), "state": null, "session_key": null
+        })
+    }
+}
+
+/// What the simulated server holds.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// `get_users_table` rows.
+    pub users: Vec<Value>,
+    /// Ungrouped history rows (any order).
+    pub history: Vec<Value>,
+    /// `get_geoip_lookup` data by address.
+    pub geo: HashMap<String, Value>,
+    /// `get_activity` sessions.
+    pub activity: Vec<Value>,
+}
+
+/// A user row as `get_users_table` returns it.
+pub fn user_row(user_id: i64, username: &str, friendly_name: &str) -> Value {
+    json!({
+        "row_id": user_id, "user_id": user_id, "username": username, "friendly_name": friendly_name,
+        "title": username, "email": format!("{username}@example.com"), "user_thumb": "",
+        "plays": 0, "duration": 0, "last_seen": null, "last_played": null, "history_row_id": null,
+        "ip_address": null, "platform": null, "player": null, "do_notify": 1, "keep_history": 1,
+        "allow_guest": 0, "is_active": 1
+    })
+}
+
+/// A `get_geoip_lookup` answer.
+pub fn geo_row(city: &str, region: &str, country: &str, code: &str, lat: f64, lon: f64) -> Value {
+    json!({
+        "city": city, "code": code, "continent": null, "country": country, "latitude": lat,
+        "longitude": lon, "postal_code": null, "region": region, "timezone": null, "accuracy": null
+    })
+}
+
+/// A misbehaviour to switch on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Every request: HTTP 500 `Check the logs for errors`.
+    ServerError,
+    /// Every request: HTTP 200 with an HTML page.
+    NotJson,
+    /// Every request: a JSON body cut in the middle.
+    TruncatedJson,
+    /// Every request waits this long before answering.
+    Hang(Duration),
+}
+
+/// One request the server received (without the API key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The `cmd` parameter.
+    pub cmd: String,
+    /// All other parameters.
+    pub params: HashMap<String, String>,
+}
+
+/// The simulated Tautulli.
+pub struct FakeTautulli {
+    data: RwLock<Indexed>,
+    api_key: String,
+    tz: TimeZone,
+    fault: Mutex<Option<Fault>>,
+    log: Mutex<Vec<Request>>,
+}
+
+#[derive(Default)]
+struct Indexed {
+    dataset: Dataset,
+    /// Per history row: (started, server-local date, user_id as text).
+    keys: Vec<(i64, String, String)>,
+}
+
+impl Indexed {
+    fn new(dataset: Dataset, tz: &TimeZone) -> Indexed {
+        let keys = dataset
+            .history
+            .iter()
+            .map(|r| {
+                let started = r.get("started").and_then(Value::as_i64).unwrap_or(0);
+                let date = Timestamp::from_second(started)
+                    .map(|t| t.to_zoned(tz.clone()).date().to_string())
+                    .unwrap_or_default();
+                let uid = match r.get("user_id") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
+                };
+                (started, date, uid)
+            })
+            .collect();
+        Indexed { dataset, keys }
+    }
+}
+
+impl FakeTautulli {
+    /// A server with `dataset`, accepting `api_key`, whose local time zone is `tz`.
+    pub fn new(dataset: Dataset, api_key: &str, tz: TimeZone) -> Arc<FakeTautulli> {
+        Arc::new(FakeTautulli {
+            data: RwLock::new(Indexed::new(dataset, &tz)),
+            api_key: api_key.to_string(),
+            tz,
+            fault: Mutex::new(None),
+            log: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Replace the dataset (simulates Tautulli recording new plays).
+    pub fn set_dataset(&self, dataset: Dataset) {
+        if let Ok(mut d) = self.data.write() {
+            *d = Indexed::new(dataset, &self.tz);
+        }
+    }
+
+    /// Change the dataset in place.
+    pub fn update(&self, f: impl FnOnce(&mut Dataset)) {
+        if let Ok(mut d) = self.data.write() {
+            let mut ds = std::mem::take(&mut d.dataset);
+            f(&mut ds);
+            *d = Indexed::new(ds, &self.tz);
+        }
+    }
+
+    /// Switch a fault on (`Some`) or off (`None`).
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        if let Ok(mut f) = self.fault.lock() {
+            *f = fault;
+        }
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Requests received for `cmd`.
+    pub fn count(&self, cmd: &str) -> usize {
+        self.requests().iter().filter(|r| r.cmd == cmd).count()
+    }
+
+    /// The HTTP routes, with the API under `{root}/api/v2`.
+    pub fn router(self: &Arc<Self>, root: &str) -> Router {
+        let path = format!("{}/api/v2", root.trim_end_matches('/'));
+        Router::new()
+            .route(&path, get(handle))
+            .with_state(self.clone())
+    }
+
+    /// Serve on `addr` (port 0 picks one) in the background; returns the bound address.
+    pub async fn spawn(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        root: &str,
+    ) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let app = self.router(root);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(bound)
+    }
+}
+
+fn envelope(status: StatusCode, result: &str, message: Option<&str>, data: Value) -> Response {
+    let body = json!({"response": {"result": result, "message": message, "data": data}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(message: &str) -> Response {
+    envelope(StatusCode::BAD_REQUEST, "error", Some(message), json!({}))
+}
+
+fn exception() -> Response {
+    envelope(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error",
+        Some("Check the logs for errors"),
+        json!({}),
+    )
+}
+
+const COMMANDS: &str = "get_activity, get_geoip_lookup, get_history, get_users_table";
+
+async fn handle(
+    State(s): State<Arc<FakeTautulli>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let fault = s.fault.lock().ok().and_then(|f| f.clone());
+    let cmd = q.get("cmd").cloned().unwrap_or_default();
+    if let Ok(mut log) = s.log.lock() {
+        let params = q
+            .iter()
+            .filter(|(k, _)| *k != "apikey" && *k != "cmd")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        log.push(Request {
+            cmd: cmd.clone(),
+            params,
+        });
+    }
+    match fault {
+        Some(Fault::ServerError) => return exception(),
+        Some(Fault::NotJson) => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body>Bad Gateway</body></html>",
+            )
+                .into_response()
+        }
+        Some(Fault::TruncatedJson) => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"response": {"result": "success", "data": {"recordsFi"#,
+            )
+                .into_response()
+        }
+        Some(Fault::Hang(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+    let Some(key) = q.get("apikey") else {
+        return error("Parameter apikey is required");
+    };
+    if cmd.is_empty() {
+        return error(&format!(
+            "Parameter cmd is required. Possible commands are: {COMMANDS}"
+        ));
+    }
+    if !COMMANDS.split(", ").any(|c| c == cmd) {
+        return error(&format!(
+            "Unknown command: {cmd}. Possible commands are: {COMMANDS}"
+        ));
+    }
+    if *key != s.api_key {
+        return error("Invalid apikey");
+    }
+    let Ok(data) = s.data.read() else {
+        return exception();
+    };
+    match cmd.as_str() {
+        "get_users_table" => {
+            let rows = &data.dataset.users;
+            match page(rows.iter().collect(), &q) {
+                Some(p) => envelope(
+                    StatusCode::OK,
+                    "success",
+                    None,
+                    json!({"recordsFiltered": rows.len(), "recordsTotal": rows.len(), "draw": 1, "data": p}),
+                ),
+                None => exception(),
+            }
+        }
+        "get_history" => history(&data, &q),
+        "get_geoip_lookup" => {
+            let ip = q
+                .get("ip_address")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
+            if ip.is_empty() {
+                return error("No IP address provided.");
+            }
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                let m = format!("Invalid IP address provided: {ip}");
+                return envelope(
+                    StatusCode::BAD_REQUEST,
+                    "error",
+                    Some(&m),
+                    json!({"error": m}),
+                );
+            }
+            match data.dataset.geo.get(&ip) {
+                Some(g) => envelope(StatusCode::OK, "success", None, g.clone()),
+                None => {
+                    let m = format!("Failed to lookup GeoIP info for address: {ip}");
+                    envelope(
+                        StatusCode::BAD_REQUEST,
+                        "error",
+                        Some(&m),
+                        json!({"error": m}),
+                    )
+                }
+            }
+        }
+        "get_activity" => {
+            let sessions = &data.dataset.activity;
+            envelope(
+                StatusCode::OK,
+                "success",
+                None,
+                json!({"stream_count": sessions.len().to_string(), "sessions": sessions}),
+            )
+        }
+        _ => error("Unknown command"),
+    }
+}
+
+/// Tautulli's slice: `start`/`length` (default 25); `length=-1` drops the last row;
+/// a non-integer is an exception (HTTP 500).
+fn page<'a>(rows: Vec<&'a Value>, q: &HashMap<String, String>) -> Option<Vec<&'a Value>> {
+    let int = |k: &str, d: i64| -> Option<i64> {
+        match q.get(k) {
+            None => Some(d),
+            Some(v) if v.is_empty() => Some(d),
+            Some(v) => v.parse().ok(),
+        }
+    };
+    let start = int("start", 0)?.max(0) as usize;
+    let length = int("length", 25)?;
+    let n = rows.len();
+    let start = start.min(n);
+    let end = if length < 0 {
+        // Python's rows[start:start-1]
+        ((start as i64 + length).rem_euclid(n.max(1) as i64) as usize)
+            .max(start)
+            .min(n)
+    } else {
+        (start + length as usize).min(n)
+    };
+    Some(rows[start..end].to_vec())
+}
+
+fn history(data: &Indexed, q: &HashMap<String, String>) -> Response {
+    let users: Option<Vec<&str>> = q
+        .get("user_id")
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').map(str::trim).collect());
+    let after = q.get("after").filter(|s| !s.is_empty());
+    let before = q.get("before").filter(|s| !s.is_empty());
+    let mut idx: Vec<usize> = (0..data.keys.len())
+        .filter(|&i| {
+            let (_, date, uid) = &data.keys[i];
+            users.as_ref().is_none_or(|u| u.contains(&uid.as_str()))
+                && after.is_none_or(|a| date.as_str() >= a.as_str())
+                && before.is_none_or(|b| date.as_str() <= b.as_str())
+        })
+        .collect();
+    let asc = q.get("order_column").map(String::as_str) == Some("started")
+        && q.get("order_dir").map(String::as_str) == Some("asc");
+    idx.sort_by_key(|&i| data.keys[i].0);
+    if !asc {
+        idx.reverse();
+    }
+    let rows: Vec<&Value> = idx.iter().map(|&i| &data.dataset.history[i]).collect();
+    let filtered = rows.len();
+    match page(rows, q) {
+        Some(p) => envelope(
+            StatusCode::OK,
+            "success",
+            None,
+            json!({"recordsFiltered": filtered, "recordsTotal": data.keys.len(), "draw": 1,
+                   "filter_duration": "0", "total_duration": "0", "data": p}),
+        ),
+        None => exception(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize) -> Vec<Value> {
+        (0..n).map(|i| json!(i)).collect()
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn length_minus_one_drops_the_last_row_like_tautulli() {
+        let r = rows(5);
+        assert_eq!(
+            page(r.iter().collect(), &q(&[("length", "-1")]))
+                .unwrap()
+                .len(),
+            4
+        );
+        assert_eq!(page(r.iter().collect(), &q(&[])).unwrap().len(), 5);
+        assert_eq!(
+            page(r.iter().collect(), &q(&[("start", "3"), ("length", "25")]))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(page(r.iter().collect(), &q(&[("length", "abc")])).is_none());
+    }
+}

@@ -1,0 +1,307 @@
+//! Test worlds: a small, hand-made Tautulli dataset with planted behaviours, a fake
+//! Tautulli serving it on a free port, and a runner for the real binary.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use plex_sharing_exporter::simulator::{geo_row, user_row, Dataset, FakeTautulli, SessionSpec};
+
+/// The API key the fake accepts. Long and unique so a leak is easy to grep for.
+pub const KEY: &str = "0123456789abcdef0123456789abcdef";
+/// "Now" for every test: 2026-11-20 12:00 UTC.
+pub const NOW: i64 = 1_795_132_800 + 12 * 3600;
+pub const DAY: i64 = 86_400;
+
+pub const SHARER: i64 = 101;
+pub const FAMILY: i64 = 102;
+pub const SOLO: i64 = 103;
+pub const ODD_NAME: i64 = 104;
+
+/// Builds datasets.
+#[derive(Default)]
+pub struct World {
+    pub data: Dataset,
+    next_row: i64,
+}
+
+impl World {
+    pub fn user(&mut self, id: i64, username: &str, friendly: &str) -> &mut Self {
+        self.data.users.push(user_row(id, username, friendly));
+        self
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn play(
+        &mut self,
+        user_id: i64,
+        device: &str,
+        platform: &str,
+        ip: &str,
+        started: i64,
+        play: i64,
+    ) -> &mut Self {
+        self.next_row += 1;
+        let (user, friendly) = self
+            .data
+            .users
+            .iter()
+            .find(|u| u["user_id"] == user_id)
+            .map(|u| {
+                (
+                    u["username"].as_str().unwrap_or("").to_string(),
+                    u["friendly_name"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap_or_default();
+        let spec = SessionSpec {
+            row_id: self.next_row,
+            user_id,
+            user,
+            friendly_name: friendly,
+            started,
+            play,
+            paused: 0,
+            machine_id: device.to_string(),
+            platform: platform.to_string(),
+            player: format!("{device} player"),
+            ip: ip.to_string(),
+            title: format!("Show - Episode {}", self.next_row),
+            relayed: false,
+        };
+        self.data.history.push(spec.to_row());
+        self
+    }
+
+    pub fn geo(&mut self, ip: &str, city: &str, country: &str, lat: f64, lon: f64) -> &mut Self {
+        self.data
+            .geo
+            .insert(ip.to_string(), geo_row(city, "", country, "XX", lat, lon));
+        self
+    }
+
+    /// The standard world:
+    /// - Sharer: a TV in New York and a phone in London streaming at the same time on six
+    ///   evenings (6 overlaps, 1 device pair, 2 heavy devices; 6 jumps with GeoIP).
+    /// - Family: three devices on three LAN ranges, overlapping every evening (one household).
+    /// - Solo: one device, three plays.
+    /// - An odd name that needs HTML/terminal care, with one play.
+    pub fn standard() -> World {
+        let mut w = World::default();
+        w.user(SHARER, "sharer", "Sam Sharer")
+            .user(FAMILY, "family", "The Family")
+            .user(SOLO, "solo", "Solo Viewer")
+            .user(ODD_NAME, "alex_74", "Zoë & \"Friends\" <test>");
+        for d in 1..=6 {
+            let evening = NOW - d * DAY + 8 * 3600; // 20:00 UTC
+            w.play(SHARER, "sharer-tv", "Roku", "81.1.1.1", evening, 3600);
+            w.play(
+                SHARER,
+                "sharer-phone",
+                "iOS",
+                "82.2.2.2",
+                evening + 1800,
+                3600,
+            );
+            w.play(FAMILY, "family-tv", "Roku", "192.168.1.10", evening, 3600);
+            w.play(
+                FAMILY,
+                "family-ipad",
+                "iOS",
+                "10.0.0.5",
+                evening + 600,
+                3600,
+            );
+            w.play(
+                FAMILY,
+                "family-laptop",
+                "Windows",
+                "172.20.3.4",
+                evening + 1200,
+                3600,
+            );
+        }
+        for d in 1..=3 {
+            w.play(SOLO, "solo-tv", "tvOS", "93.3.3.3", NOW - d * DAY, 1800);
+        }
+        w.play(ODD_NAME, "odd-tv", "LG", "94.4.4.4", NOW - 2 * DAY, 600);
+        w.geo("81.1.1.1", "New York", "United States", 40.7128, -74.0060)
+            .geo("82.2.2.2", "London", "United Kingdom", 51.5074, -0.1278)
+            .geo("93.3.3.3", "Paris", "France", 48.8566, 2.3522);
+        w
+    }
+}
+
+/// A fake Tautulli serving `data` on 127.0.0.1, with server-local dates in `tz`.
+pub async fn spawn_fake(data: Dataset, tz: &str) -> (Arc<FakeTautulli>, String) {
+    let tz = TimeZone::get(tz).expect("test time zone");
+    let fake = FakeTautulli::new(data, KEY, tz);
+    let addr: SocketAddr = fake
+        .spawn("127.0.0.1:0".parse().unwrap(), "")
+        .await
+        .expect("bind fake tautulli");
+    (fake, format!("http://{addr}"))
+}
+
+/// What a run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Fails the test if the key appears anywhere in the output.
+    pub fn assert_no_key(&self) -> &Self {
+        assert!(
+            !self.stdout.contains(KEY) && !self.stderr.contains(KEY),
+            "API key leaked:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Run the real binary with `args` (no inherited TAUTULLI_* variables).
+pub async fn run(args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
+        .args(args)
+        .env_remove("TAUTULLI_URL")
+        .env_remove("TAUTULLI_HOST")
+        .env_remove("TAUTULLI_API_KEY")
+        .env("TZ", "UTC")
+        .output()
+        .await
+        .expect("run the binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `report` against `url` with the key, at NOW, UTC, plus `extra` flags.
+pub async fn report(url: &str, extra: &[&str]) -> Run {
+    let now = NOW.to_string();
+    let mut args = vec![
+        "report",
+        "--tautulli-url",
+        url,
+        "--tautulli-api-key",
+        KEY,
+        "--now",
+        &now,
+        "--timezone",
+        "UTC",
+    ];
+    args.extend_from_slice(extra);
+    run(&args).await
+}
+
+/// Write a tiny GeoIP2-City-layout database (New York, London, Paris) to `path`.
+pub fn write_geoip2_city(path: &Path) {
+    use serde_json::json;
+    let mut w = mmdb_writer::Writer::new("GeoLite2-City");
+    let city =
+        |name: &str, country: &str, iso: &str, region: &str, lat: f64, lon: f64, radius: u16| {
+            json!({
+                "city": {"names": {"en": name}},
+                "country": {"iso_code": iso, "names": {"en": country}},
+                "subdivisions": [{"names": {"en": region}}],
+                "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius}
+            })
+        };
+    w.insert(
+        "81.1.1.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &city(
+            "New York",
+            "United States",
+            "US",
+            "New York",
+            40.7128,
+            -74.0060,
+            20,
+        ),
+    )
+    .unwrap();
+    w.insert(
+        "82.2.2.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &city(
+            "London",
+            "United Kingdom",
+            "GB",
+            "England",
+            51.5074,
+            -0.1278,
+            20,
+        ),
+    )
+    .unwrap();
+    w.insert(
+        "93.3.3.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &city(
+            "Paris",
+            "France",
+            "FR",
+            "Île-de-France",
+            48.8566,
+            2.3522,
+            20,
+        ),
+    )
+    .unwrap();
+    std::fs::write(path, w.to_bytes().unwrap()).unwrap();
+}
+
+/// Write a tiny DB-IP "ip-location-db" flat city database to `path`.
+pub fn write_dbip_flat(path: &Path) {
+    use serde_json::json;
+    let mut w = mmdb_writer::Writer::new("DBIP-City-Lite");
+    let city = |name: &str, cc: &str, state: &str, lat: f64, lon: f64| json!({"city": name, "country_code": cc, "state1": state, "latitude": lat, "longitude": lon});
+    w.insert(
+        "81.1.1.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &city("New York", "US", "New York", 40.7128, -74.0060),
+    )
+    .unwrap();
+    w.insert(
+        "82.2.2.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &city("London", "GB", "England", 51.5074, -0.1278),
+    )
+    .unwrap();
+    std::fs::write(path, w.to_bytes().unwrap()).unwrap();
+}
+
+/// A fresh temporary directory (removed on drop).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir()
+            .join(format!(
+                "pse-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ))
+            .with_extension(format!(
+                "{}",
+                NOW_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+static NOW_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

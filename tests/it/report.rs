@@ -1,0 +1,505 @@
+//! `report` end to end: the real binary against a fake Tautulli.
+
+use crate::helpers::*;
+use serde_json::Value;
+
+fn user(doc: &Value, id: i64) -> &Value {
+    doc["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["user_id"] == id))
+        .unwrap_or_else(|| panic!("user {id} missing from {doc}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_report_flags_the_sharer_with_the_reference_numbers() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &[]).await;
+    r.assert_no_key();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("DEVICE BREAKDOWN  —  2 user(s) flagged"),
+        "{}",
+        r.stdout
+    );
+    // (2-1)*10 + 1*25 + 6*2 + (2-1)*15 = 62
+    assert!(
+        r.stdout.contains("  Score: 62  |  Devices: 2  |  Heavy devices: 2  |  Concurrent sessions: 6  |  Concurrent device pairs: 1"),
+        "{}",
+        r.stdout
+    );
+    // The LAN family is one household: no concurrent sessions, but the reference weights
+    // still give (3-1)*10 + (3-1)*15 = 50 (the flaw issue 6 fixes).
+    assert!(
+        r.stdout
+            .contains("  Score: 50  |  Devices: 3  |  Heavy devices: 3  |  Concurrent sessions: 0"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Solo Viewer"));
+    // Sharer first (higher score), then the family.
+    assert!(r.stdout.find("Sam Sharer").unwrap() < r.stdout.find("The Family").unwrap());
+    assert!(
+        r.stdout
+            .contains("    Roku             sharer-tv player              6       6h 0m  81.1.1.1"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_report_has_the_documented_schema_and_numbers() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    for key in ["generated_at", "window", "users", "scoring", "source"] {
+        assert!(doc.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(doc["window"]["end"], NOW);
+    assert_eq!(doc["window"]["start"], NOW - 30 * DAY);
+    let s = user(&doc, SHARER);
+    for key in [
+        "user_id",
+        "user",
+        "score",
+        "flagged",
+        "devices",
+        "heavy_devices",
+        "concurrent_sessions",
+        "concurrent_device_pairs",
+        "teleportations",
+        "plays",
+        "watch_time_seconds",
+        "device_usage",
+        "timeline",
+        "ip_usage",
+        "jumps",
+        "overlaps",
+        "score_terms",
+    ] {
+        assert!(s.get(key).is_some(), "sharer lacks {key}: {s}");
+    }
+    assert_eq!(s["user"], "Sam Sharer");
+    assert_eq!(s["score"], 62.0);
+    assert_eq!(s["flagged"], true);
+    assert_eq!(s["plays"], 12);
+    assert_eq!(s["watch_time_seconds"], 12 * 3600);
+    assert_eq!(s["concurrent_sessions"], 6);
+    assert_eq!(s["timeline"].as_array().unwrap().len(), 12);
+    assert_eq!(s["overlaps"][0]["seconds"], 1800);
+    let solo = user(&doc, SOLO);
+    assert_eq!(
+        (solo["score"].as_f64(), solo["flagged"].as_bool()),
+        (Some(0.0), Some(false))
+    );
+    assert_eq!(user(&doc, ODD_NAME)["user"], "Zoë & \"Friends\" <test>");
+    // Users are sorted by score.
+    let scores: Vec<f64> = doc["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_is_read_raw_per_day_and_never_with_length_minus_one() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--days", "7"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let hist: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|q| q.cmd == "get_history")
+        .collect();
+    // 7 days of window span 8 UTC dates, plus one day of padding on each side.
+    assert_eq!(hist.len(), 10);
+    for q in &hist {
+        assert_eq!(q.params.get("grouping").map(String::as_str), Some("0"));
+        assert_eq!(
+            q.params.get("include_activity").map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(q.params.get("after"), q.params.get("before"));
+        assert_ne!(q.params.get("length").map(String::as_str), Some("-1"));
+    }
+    assert_eq!(fake.count("get_users_table"), 1);
+    assert_eq!(
+        fake.count("get_geoip_lookup"),
+        0,
+        "no geo lookups without --geo"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn row_1001_of_a_user_is_not_lost() {
+    let mut w = World::default();
+    w.user(7, "binge", "Binge Watcher");
+    for i in 0..1500 {
+        w.play(7, "tv", "Roku", "81.1.1.1", NOW - 20 * DAY + i * 600, 300);
+    }
+    let (_fake, url) = spawn_fake(w.data, "UTC").await;
+    let r = report(&url, &["--format", "json", "--tautulli-page-size", "100"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(user(&r.json(), 7)["plays"], 1500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_501_and_beyond_are_not_lost() {
+    let mut w = World::default();
+    for id in 1..=1100 {
+        w.user(id, &format!("u{id}"), &format!("User {id}"));
+    }
+    w.play(1100, "tv", "Roku", "81.1.1.1", NOW - DAY, 3600)
+        .play(1100, "phone", "iOS", "82.2.2.2", NOW - DAY + 60, 3600);
+    let (fake, url) = spawn_fake(w.data, "UTC").await;
+    let r = report(&url, &["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    let last = user(&doc, 1100);
+    assert_eq!(last["user"], "User 1100");
+    assert_eq!(last["concurrent_sessions"], 1);
+    assert_eq!(
+        fake.count("get_users_table"),
+        2,
+        "1100 users take two pages of 1000"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_is_cut_by_epoch_seconds_whatever_the_server_time_zone() {
+    for tz in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"] {
+        let mut w = World::default();
+        w.user(1, "edge", "Edge");
+        let since = NOW - 2 * DAY;
+        w.play(1, "a", "Roku", "81.1.1.1", since - 60, 30) // just outside
+            .play(1, "b", "Roku", "81.1.1.1", since + 60, 30) // just inside
+            .play(1, "c", "Roku", "81.1.1.1", NOW - 60, 30); // just before now
+        let (_fake, url) = spawn_fake(w.data, tz).await;
+        let r = report(&url, &["--format", "json", "--days", "2"]).await;
+        assert_eq!(r.code, 0, "{tz}: {}", r.stderr);
+        assert_eq!(user(&r.json(), 1)["plays"], 2, "server time zone {tz}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geoip_db_finds_the_teleports_of_simultaneous_cities() {
+    let dir = TempDir::new("geoip2");
+    let db = dir.0.join("city.mmdb");
+    write_geoip2_city(&db);
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(
+        &url,
+        &["--format", "json", "--geoip-db", db.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    let s = user(&doc, SHARER);
+    // One jump per evening (the two sessions are one pair however their events interleave).
+    assert_eq!(s["teleportations"], 6);
+    assert_eq!(s["score"], 62.0 + 6.0 * 30.0);
+    assert_eq!(
+        s["ip_locations"]["81.1.1.1"],
+        "New York, New York, United States"
+    );
+    assert_eq!(user(&doc, FAMILY)["ip_locations"]["192.168.1.10"], "LAN");
+    let j = &s["jumps"][0];
+    assert!(j["speed_kmh"].as_f64().unwrap() > 900.0);
+    assert_eq!(
+        fake.count("get_geoip_lookup"),
+        0,
+        "a local database needs no Tautulli lookups"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dbip_flat_layout_databases_work_too() {
+    let dir = TempDir::new("dbip");
+    let db = dir.0.join("dbip.mmdb");
+    write_dbip_flat(&db);
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--geoip-db", db.to_str().unwrap()]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("TELEPORTATION DETECTED  (6 event(s)):"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("81.1.1.1 (New York, New York, US)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Devices: Roku -> iOS"), "{}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geo_flag_uses_tautulli_lookup_once_per_public_address() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--geo", "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(user(&r.json(), SHARER)["teleportations"], 6);
+    // Public addresses: 81.1.1.1, 82.2.2.2, 93.3.3.3, 94.4.4.4 (the last unknown to the table).
+    assert_eq!(fake.count("get_geoip_lookup"), 4);
+    assert_eq!(
+        user(&r.json(), ODD_NAME)["ip_locations"]["94.4.4.4"],
+        "Unknown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timeline_and_top_ips_print_the_reference_sections() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--timeline", "--top-ips"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let day = jiff::Timestamp::from_second(NOW - DAY)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    assert!(r.stdout.contains(" SESSION TIMELINE  —  2 user(s) flagged"));
+    assert!(
+        r.stdout.contains(&format!(
+            "    {day}\n      20:00-21:00    1h 0m  Roku           sharer-tv player     81.1.1.1\n"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("    (no concurrent sessions)"),
+        "the family has none"
+    );
+    assert!(r.stdout.contains(" IP USAGE BY USER  —  4 user(s)"));
+    assert!(
+        r.stdout
+            .contains("    81.1.1.1                    6       6h 0m   50%  Roku"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_filter_reads_only_that_user() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--user", "SOLO", "--format", "json", "--days", "3"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let users = r.json()["users"].as_array().unwrap().clone();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["user_id"], SOLO);
+    assert!(fake
+        .requests()
+        .iter()
+        .filter(|q| q.cmd == "get_history")
+        .all(|q| q.params.get("user_id").map(String::as_str) == Some("103")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_only_and_min_score_filter_the_flags() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--concurrent-only"]).await;
+    assert!(
+        r.stdout.contains("1 user(s) flagged") && !r.stdout.contains("The Family"),
+        "{}",
+        r.stdout
+    );
+    let r = report(&url, &["--min-score", "100"]).await;
+    assert_eq!(
+        r.stdout.trim(),
+        "No users flagged for potential account sharing."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_history_says_nobody_is_flagged_and_succeeds() {
+    let mut w = World::default();
+    w.user(1, "idle", "Idle");
+    let (_fake, url) = spawn_fake(w.data, "UTC").await;
+    let r = report(&url, &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout.trim(),
+        "No users flagged for potential account sharing."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_user_is_one_clear_line_and_exit_1() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--user", "nobody"]).await;
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr.trim(),
+        "error: user \"nobody\" not found in Tautulli's users table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_key_is_reported_without_showing_any_key() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let now = NOW.to_string();
+    let wrong = "ffffffffffffffffffffffffffffffff";
+    let r = run(&[
+        "report",
+        "--tautulli-url",
+        &url,
+        "--tautulli-api-key",
+        wrong,
+        "--now",
+        &now,
+    ])
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Invalid apikey"), "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 400"), "{}", r.stderr);
+    assert!(!r.stderr.contains(wrong), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_tautulli_is_one_clear_line_and_exit_1() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("127.0.0.1:{port}");
+    let r = report(&url, &["--tautulli-retries", "0"]).await;
+    r.assert_no_key();
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_json_answer_is_a_clear_error() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    fake.set_fault(Some(plex_sharing_exporter::simulator::Fault::NotJson));
+    let r = report(&url, &[]).await;
+    r.assert_no_key();
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not Tautulli JSON"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("<html>"),
+        "shows the start of the body: {}",
+        r.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_are_retried_then_reported() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    fake.set_fault(Some(plex_sharing_exporter::simulator::Fault::ServerError));
+    let r = report(&url, &["--tautulli-retries", "2"]).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("HTTP 500: Check the logs for errors"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fake.count("get_users_table"), 3, "one try and two retries");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_tautulli_times_out() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    fake.set_fault(Some(plex_sharing_exporter::simulator::Fault::Hang(
+        std::time::Duration::from_secs(30),
+    )));
+    let r = report(
+        &url,
+        &["--tautulli-timeout", "300ms", "--tautulli-retries", "0"],
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no answer from"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_file_is_read_and_an_unreadable_one_exits_2_naming_the_flag() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let dir = TempDir::new("key");
+    let key = dir.0.join("key");
+    std::fs::write(&key, format!("{KEY}\n")).unwrap();
+    let now = NOW.to_string();
+    let r = run(&[
+        "report",
+        "--tautulli-url",
+        &url,
+        "--tautulli-api-key-file",
+        key.to_str().unwrap(),
+        "--now",
+        &now,
+    ])
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&[
+        "report",
+        "--tautulli-url",
+        &url,
+        "--tautulli-api-key-file",
+        "/nonexistent/key",
+    ])
+    .await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("error: --tautulli-api-key-file: cannot read /nonexistent/key"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_url_or_key_exits_2_naming_the_flag() {
+    let r = run(&["report", "--tautulli-api-key", KEY]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--tautulli-url: missing"), "{}", r.stderr);
+    r.assert_no_key();
+    let r = run(&["report", "--tautulli-url", "127.0.0.1:1"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--tautulli-api-key: missing"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_variables_configure_url_and_key() {
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
+        .args(["report", "--format", "json", "--now", &NOW.to_string()])
+        .env_remove("TAUTULLI_URL")
+        .env("TAUTULLI_HOST", url.trim_start_matches("http://"))
+        .env("TAUTULLI_API_KEY", KEY)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_with_an_http_root_path_works() {
+    let fake = plex_sharing_exporter::simulator::FakeTautulli::new(
+        World::standard().data,
+        KEY,
+        jiff::tz::TimeZone::UTC,
+    );
+    let addr = fake
+        .spawn("127.0.0.1:0".parse().unwrap(), "/tautulli")
+        .await
+        .unwrap();
+    let r = report(&format!("http://{addr}/tautulli/"), &["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(user(&r.json(), SHARER)["concurrent_sessions"], 6);
+}
