@@ -281,3 +281,204 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     tracing::debug!(requests = client.stats().total(), "done");
     Ok(())
 }
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Bind the web listener, naming the flag if it fails.
+pub async fn bind(web: &config::Web) -> Result<tokio::net::TcpListener, AppError> {
+    tokio::net::TcpListener::bind(web.listen)
+        .await
+        .map_err(|e| {
+            AppError::Config(ConfigError {
+                flag: "--web.listen-address".into(),
+                problem: format!("cannot listen on {}: {e}", web.listen),
+            })
+        })
+}
+
+/// Run the exporter on `listener` until `shutdown` resolves: one refresh loop per server,
+/// and the web routes.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    servers: Vec<std::sync::Arc<crate::refresh::ServerState>>,
+    locator: Locator,
+    opts: crate::refresh::RefreshOptions,
+    web: config::Web,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    use std::sync::Arc;
+    let opts = Arc::new(opts);
+    let loops: Vec<_> = servers
+        .iter()
+        .map(|s| {
+            tokio::spawn(crate::refresh::run(
+                s.clone(),
+                locator.clone(),
+                opts.clone(),
+            ))
+        })
+        .collect();
+    let exporter = Arc::new(crate::metrics::Exporter {
+        servers,
+        locator,
+        external_url: web.external_url.clone(),
+    });
+    let state = Arc::new(crate::web::Web {
+        metrics: crate::metrics::Metrics::new(exporter.clone()),
+        exporter,
+        telemetry_path: web.telemetry_path.clone(),
+        external_url: web.external_url.clone(),
+    });
+    let app = crate::web::router(state, &web.route_prefix);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    for l in loops {
+        l.abort();
+    }
+    result.map_err(AppError::Output)
+}
+
+fn geo_providers(
+    geo: &config::GeoArgs,
+    fallback: Option<&Client>,
+) -> Result<Vec<Provider>, AppError> {
+    let mut providers = Vec::new();
+    if let Some(path) = &geo.geoip_db {
+        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| {
+            ConfigError {
+                flag: "--geoip-db".into(),
+                problem: e.to_string(),
+            }
+        })?));
+    }
+    if geo.geo {
+        if let Some(c) = fallback {
+            providers.push(Provider::Tautulli(c.clone()));
+        }
+    }
+    Ok(providers)
+}
+
+/// `serve`: watch the configured Tautulli servers and serve metrics and reports.
+pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
+    let servers = args.servers()?;
+    let rules = args.detect.resolve()?;
+    let opts = args.refresh.resolve(args.detect.days, rules)?;
+    let web = args.web.resolve()?;
+    let states: Vec<_> = servers
+        .into_iter()
+        .map(|s| {
+            Client::new(s.client)
+                .map(|c| std::sync::Arc::new(crate::refresh::ServerState::new(&s.name, c)))
+        })
+        .collect::<Result<_, _>>()?;
+    let providers = geo_providers(&args.geo, states.first().map(|s| &s.client))?;
+    let locator = Locator::new(
+        providers,
+        CacheOptions {
+            ttl: args.geo.cache_ttl,
+            failure_ttl: args.geo.failure_ttl,
+            capacity: args.geo.cache_capacity,
+            ..CacheOptions::default()
+        },
+    );
+    if args.config_check {
+        println!(
+            "configuration OK: {} server(s): {}",
+            states.len(),
+            states
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(());
+    }
+    let listener = bind(&web).await?;
+    tracing::info!(
+        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        external_url = %web.external_url,
+        servers = states.len(),
+        "listening"
+    );
+    serve_on(listener, states, locator, opts, web, shutdown_signal()).await
+}
+
+/// The API key of the demo's simulated Tautulli.
+pub const DEMO_API_KEY: &str = "demo0000000000000000000000000000";
+
+/// `demo`: the exporter against a simulated Tautulli with a month of planted behaviour.
+pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
+    use std::sync::Arc;
+    let rules = args.detect.resolve()?;
+    let web = args.web.resolve()?;
+    let refresh = config::RefreshArgs {
+        interval: args.refresh_interval,
+        overlap: std::time::Duration::from_secs(12 * 3600),
+        full_reload: std::time::Duration::from_secs(24 * 3600),
+        users_refresh: std::time::Duration::from_secs(3600),
+    };
+    let opts = refresh.resolve(args.detect.days, rules)?;
+    let now = Timestamp::now().as_second();
+    let scenario = crate::simulator::scenario::demo(now, args.seed);
+    let users = scenario.dataset.users.len();
+    let rows = scenario.dataset.history.len();
+    let fake = crate::simulator::FakeTautulli::new(
+        scenario.dataset,
+        DEMO_API_KEY,
+        jiff::tz::TimeZone::UTC,
+    );
+    let fake_addr = fake
+        .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "")
+        .await
+        .map_err(AppError::Output)?;
+    let url =
+        tautulli::TautulliUrl::parse(&format!("http://{fake_addr}")).map_err(|p| ConfigError {
+            flag: "demo".into(),
+            problem: p,
+        })?;
+    let client = Client::new(tautulli::ClientOptions::new(
+        url,
+        tautulli::ApiKey::new(DEMO_API_KEY),
+    ))?;
+    let locator = Locator::new(
+        vec![Provider::Table(Arc::new(scenario.places))],
+        CacheOptions::default(),
+    );
+    let listener = bind(&web).await?;
+    let addr = listener.local_addr().map_err(AppError::Output)?;
+    tracing::info!(
+        simulated_tautulli = %format!("http://{fake_addr}"),
+        users,
+        history_rows = rows,
+        "demo: simulated Tautulli started"
+    );
+    eprintln!(
+        "plex-sharing-exporter demo: open {}/ (metrics at {}{}, listening on {addr}); Ctrl-C to stop",
+        web.external_url, web.external_url, web.telemetry_path
+    );
+    let states = vec![Arc::new(crate::refresh::ServerState::new("demo", client))];
+    serve_on(listener, states, locator, opts, web, shutdown_signal()).await
+}

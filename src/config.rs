@@ -85,6 +85,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Print the reference script's reports (device breakdown, timeline, IP usage) once.
     Report(ReportArgs),
+    /// Run the exporter: refresh from Tautulli on an interval, serve /metrics and reports.
+    Serve(ServeArgs),
+    /// Run the exporter against a built-in simulated Tautulli (no configuration needed).
+    Demo(DemoArgs),
 }
 
 /// Where Tautulli is and how to talk to it.
@@ -345,6 +349,340 @@ pub struct ReportArgs {
     pub now: Option<i64>,
 }
 
+/// Web server flags (exporter-toolkit names).
+#[derive(Debug, Args, Clone)]
+pub struct WebArgs {
+    /// Address to listen on, e.g. `:9595`, `127.0.0.1:9595` or `[::]:9595`.
+    #[arg(long = "web.listen-address", default_value = ":9595")]
+    pub listen_address: String,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+    /// URL under which the exporter is reachable (behind a proxy); links in reports and
+    /// alerts use it, and its path becomes the route prefix. Default: http://<host>:<port>.
+    #[arg(long = "web.external-url")]
+    pub external_url: Option<String>,
+}
+
+/// Validated web settings.
+#[derive(Debug, Clone)]
+pub struct Web {
+    /// Where to bind.
+    pub listen: std::net::SocketAddr,
+    /// Metrics path.
+    pub telemetry_path: String,
+    /// Public base URL, no trailing slash.
+    pub external_url: String,
+    /// Route prefix (the external URL's path), "" for none.
+    pub route_prefix: String,
+}
+
+impl WebArgs {
+    /// Validate.
+    pub fn resolve(&self) -> Result<Web, ConfigError> {
+        let raw = self.listen_address.trim();
+        let with_host = if raw.starts_with(':') {
+            format!("0.0.0.0{raw}")
+        } else {
+            raw.to_string()
+        };
+        let listen: std::net::SocketAddr = with_host.parse().map_err(|_| {
+            bad(
+                "--web.listen-address",
+                format!("{raw:?} is not host:port (e.g. :9595 or 127.0.0.1:9595)"),
+            )
+        })?;
+        if !self.telemetry_path.starts_with('/') || self.telemetry_path.len() < 2 {
+            return Err(bad(
+                "--web.telemetry-path",
+                "must start with / and name a path, e.g. /metrics",
+            ));
+        }
+        let external = match &self.external_url {
+            Some(u) => {
+                let url = reqwest::Url::parse(u)
+                    .map_err(|e| bad("--web.external-url", format!("{u:?} is not a URL ({e})")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(bad(
+                        "--web.external-url",
+                        format!("{u:?} must be an http(s) URL with a host"),
+                    ));
+                }
+                u.trim_end_matches('/').to_string()
+            }
+            None => {
+                let host = if listen.ip().is_unspecified() {
+                    std::env::var("HOSTNAME")
+                        .ok()
+                        .filter(|h| !h.is_empty())
+                        .unwrap_or_else(|| "localhost".into())
+                } else {
+                    listen.ip().to_string()
+                };
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                format!("http://{host}:{}", listen.port())
+            }
+        };
+        let route_prefix = reqwest::Url::parse(&external)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        Ok(Web {
+            listen,
+            telemetry_path: self.telemetry_path.clone(),
+            external_url: external,
+            route_prefix,
+        })
+    }
+}
+
+/// GeoIP flags for the exporter.
+#[derive(Debug, Args, Clone)]
+pub struct GeoArgs {
+    /// Local MaxMind-format GeoIP database (GeoLite2-City, DB-IP city), asked first.
+    #[arg(long = "geoip-db")]
+    pub geoip_db: Option<PathBuf>,
+    /// Fall back to Tautulli's get_geoip_lookup (plex.tv) for addresses the database lacks.
+    #[arg(long = "geo")]
+    pub geo: bool,
+    /// How long a located address is cached.
+    #[arg(long = "geoip.cache-ttl", default_value = "24h", value_parser = parse_duration)]
+    pub cache_ttl: Duration,
+    /// How long a failed lookup is cached before trying again.
+    #[arg(long = "geoip.failure-ttl", default_value = "5m", value_parser = parse_duration)]
+    pub failure_ttl: Duration,
+    /// Most addresses cached.
+    #[arg(long = "geoip.cache-capacity", default_value_t = 100_000)]
+    pub cache_capacity: u64,
+}
+
+/// Refresh cadence flags.
+#[derive(Debug, Args, Clone)]
+pub struct RefreshArgs {
+    /// Time between refreshes from Tautulli (detection runs then, never during a scrape).
+    #[arg(long = "refresh-interval", default_value = "60s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// How far back each incremental refresh re-reads (sessions are written when they stop).
+    #[arg(long = "refresh-overlap", default_value = "12h", value_parser = parse_duration)]
+    pub overlap: Duration,
+    /// Time between full reloads of the window.
+    #[arg(long = "full-reload-interval", default_value = "24h", value_parser = parse_duration)]
+    pub full_reload: Duration,
+    /// Time between reads of Tautulli's users table.
+    #[arg(long = "users-refresh-interval", default_value = "1h", value_parser = parse_duration)]
+    pub users_refresh: Duration,
+}
+
+impl RefreshArgs {
+    /// Validate into refresh options.
+    pub fn resolve(
+        &self,
+        days: u32,
+        rules: Rules,
+    ) -> Result<crate::refresh::RefreshOptions, ConfigError> {
+        for (flag, d) in [
+            ("--refresh-interval", self.interval),
+            ("--full-reload-interval", self.full_reload),
+            ("--users-refresh-interval", self.users_refresh),
+        ] {
+            if d.is_zero() {
+                return Err(bad(flag, "must be greater than zero"));
+            }
+        }
+        Ok(crate::refresh::RefreshOptions {
+            interval: self.interval,
+            days,
+            overlap: self.overlap,
+            full_reload: self.full_reload,
+            users_refresh: self.users_refresh,
+            rules,
+        })
+    }
+}
+
+/// `serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub tautulli: TautulliArgs,
+    /// The `server` label of the single Tautulli given by flags.
+    #[arg(long = "server-name", default_value = "default")]
+    pub server_name: String,
+    /// YAML file listing several Tautulli servers (instead of --tautulli-url).
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
+    /// Check the configuration and exit.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub detect: DetectArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub geo: GeoArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub refresh: RefreshArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub web: WebArgs,
+}
+
+/// `demo` flags.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub detect: DetectArgs,
+    /// Time between refreshes from the simulated Tautulli.
+    #[arg(long = "refresh-interval", default_value = "15s", value_parser = parse_duration)]
+    pub refresh_interval: Duration,
+    /// Seed of the simulated month.
+    #[arg(long = "demo.seed", default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub web: WebArgs,
+}
+
+/// One Tautulli server of the configuration file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// The `server` label: letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// Tautulli URL.
+    pub url: String,
+    /// API key (prefer `api_key_file`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// File holding the API key.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// Request timeout, e.g. `30s`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The servers to watch.
+    pub servers: Vec<ServerEntry>,
+}
+
+/// A named, validated Tautulli server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// `server` label.
+    pub name: String,
+    /// Client options.
+    pub client: ClientOptions,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Read and validate the servers of a configuration file; `base` gives the defaults
+/// (timeouts, retries) of the command line.
+pub fn load_config_file(
+    path: &std::path::Path,
+    base: &TautulliArgs,
+) -> Result<Vec<Server>, ConfigError> {
+    let flag = "--config.file";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
+    let file: ConfigFile = serde_yaml_ng::from_str(&text)
+        .map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
+    if file.servers.is_empty() {
+        return Err(bad(
+            flag,
+            format!("{}: servers: list at least one server", path.display()),
+        ));
+    }
+    let mut out: Vec<Server> = Vec::new();
+    for (i, e) in file.servers.iter().enumerate() {
+        let at = |field: &str, problem: String| {
+            bad(
+                flag,
+                format!("{}: servers[{i}].{field}: {problem}", path.display()),
+            )
+        };
+        if !valid_name(&e.name) {
+            return Err(at(
+                "name",
+                format!("{:?} must be letters, digits, '.', '_' or '-'", e.name),
+            ));
+        }
+        if out.iter().any(|s| s.name == e.name) {
+            return Err(at("name", format!("{:?} is used twice", e.name)));
+        }
+        let args = TautulliArgs {
+            tautulli_url: Some(e.url.clone()),
+            tautulli_api_key: e.api_key.clone(),
+            tautulli_api_key_file: e.api_key_file.clone(),
+            tautulli_timeout: match &e.timeout {
+                Some(t) => parse_duration(t).map_err(|p| at("timeout", p))?,
+                None => base.tautulli_timeout,
+            },
+            ..base.clone()
+        };
+        let client = args.resolve(None).map_err(|c| {
+            let field = match c.flag.as_str() {
+                "--tautulli-url" => "url",
+                "--tautulli-api-key-file" => "api_key_file",
+                "--tautulli-api-key" => "api_key",
+                _ => "timeout",
+            };
+            at(field, c.problem)
+        })?;
+        out.push(Server {
+            name: e.name.clone(),
+            client,
+        });
+    }
+    Ok(out)
+}
+
+impl ServeArgs {
+    /// The servers to watch: from the configuration file, or the single one of the flags.
+    pub fn servers(&self) -> Result<Vec<Server>, ConfigError> {
+        match &self.config_file {
+            Some(path) => {
+                if self.tautulli.tautulli_url.is_some() {
+                    return Err(bad(
+                        "--config.file",
+                        "give either --config.file or --tautulli-url, not both",
+                    ));
+                }
+                load_config_file(path, &self.tautulli)
+            }
+            None => {
+                if !valid_name(&self.server_name) {
+                    return Err(bad(
+                        "--server-name",
+                        "must be letters, digits, '.', '_' or '-'",
+                    ));
+                }
+                let client = self.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
+                Ok(vec![Server {
+                    name: self.server_name.clone(),
+                    client,
+                }])
+            }
+        }
+    }
+}
+
 /// Resolve `--timezone`.
 pub fn time_zone(name: &str) -> Result<TimeZone, ConfigError> {
     if name.eq_ignore_ascii_case("local") {
@@ -374,6 +712,7 @@ mod tests {
         v.extend_from_slice(args);
         Cli::try_parse_from(v).map(|c| match c.command {
             Command::Report(r) => r,
+            _ => unreachable!("parsed a report"),
         })
     }
 

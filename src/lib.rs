@@ -7,6 +7,10 @@
 //!   API-key redaction.
 //! - [`geo`]: where an address is: local `.mmdb`, Tautulli's lookup, a moka cache.
 //! - [`report`]: the terminal and JSON reports of the `report` command.
+//! - [`window`]: the rolling history window and its incremental refresh.
+//! - [`refresh`]: the per-server refresh loop and its snapshots.
+//! - [`metrics`]: the `/metrics` collector over the snapshots.
+//! - [`web`]: landing page, `/metrics`, health, JSON API.
 //! - [`config`]: command-line flags and their validation.
 //! - [`simulator`]: a simulated Tautulli HTTP server (demo and tests).
 //! - [`app`]: the commands, wiring sources, detection and sinks together.
@@ -17,6 +21,10 @@ pub mod app;
 pub mod config;
 pub mod detect;
 pub mod geo;
+pub mod metrics;
+pub mod refresh;
 pub mod report;
 pub mod simulator;
 pub mod tautulli;
+pub mod web;
+pub mod window;

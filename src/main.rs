@@ -46,6 +46,8 @@ fn main() -> ExitCode {
                 let flushed = out.flush();
                 r.and(flushed.map_err(app::AppError::from))
             }
+            Command::Serve(args) => app::run_serve(args).await,
+            Command::Demo(args) => app::run_demo(args).await,
         }
     });
     match result {

@@ -131,6 +131,15 @@ impl LookupStats {
     }
 }
 
+impl std::fmt::Debug for Locator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.providers.iter().map(Provider::name).collect();
+        f.debug_struct("Locator")
+            .field("providers", &names)
+            .finish()
+    }
+}
+
 /// The cached provider chain. Cheap to clone; clones share the cache.
 #[derive(Clone)]
 pub struct Locator {
@@ -223,12 +232,15 @@ impl Locator {
             .collect();
         distinct.sort_unstable();
         distinct.dedup();
-        stream::iter(distinct)
+        let places = stream::iter(distinct)
             .map(|ip| async move { (ip, self.locate(ip).await) })
             .buffer_unordered(self.concurrency)
             .filter_map(|(ip, place)| async move { place.map(|p| (ip, (*p).clone())) })
             .collect()
-            .await
+            .await;
+        // Settle moka's bookkeeping so `cache_entries` is current for the next scrape.
+        self.cache.run_pending_tasks().await;
+        places
     }
 }
 

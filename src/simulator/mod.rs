@@ -16,6 +16,8 @@ use axum::routing::get;
 use axum::Router;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
+pub mod scenario;
+
 use serde_json::{json, Value};
 
 /// One playback to put in the simulated history (the fields detection reads; the

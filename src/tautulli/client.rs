@@ -436,7 +436,7 @@ impl Client {
         };
         let mut seen: HashSet<i64> = HashSet::new();
         let mut days = stream::iter(dates)
-            .map(|date| self.history_day(date, user_ids))
+            .map(|date| self.history_range(date, Some(date), user_ids))
             .buffer_unordered(self.opts.concurrency.max(1));
         while let Some(day) = days.next().await {
             let mut day = day?;
@@ -463,27 +463,63 @@ impl Client {
         Ok(fetch)
     }
 
-    async fn history_day(&self, date: Date, user_ids: Option<&str>) -> Result<Day, Error> {
+    /// Every history row started on or after `since` (epoch seconds): one query with
+    /// `after` only (paged if large), for incremental refreshes. Cut exactly on your side.
+    pub async fn history_since(
+        &self,
+        since: i64,
+    ) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
+        let after = days_covering(since, since)[0];
+        let day = self.history_range(after, None, None).await?;
+        let mut fetch = HistoryFetch {
+            days: 1,
+            rows: day.received,
+            unusable_rows: day.unusable,
+            ..HistoryFetch::default()
+        };
+        if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
+            tracing::warn!(after = %after, expected, received = day.received, "history row count differs from recordsFiltered");
+            fetch.count_mismatches.push(format!(
+                "since {after}: tautulli reported {expected} rows, {} received",
+                day.received
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut rows = day.rows;
+        let before = rows.len();
+        rows.retain(|r| r.row_id.or(r.id).is_none_or(|id| seen.insert(id)));
+        fetch.duplicate_rows = (before - rows.len()) as u64;
+        Ok((rows, fetch))
+    }
+
+    /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`).
+    async fn history_range(
+        &self,
+        after: Date,
+        before: Option<Date>,
+        user_ids: Option<&str>,
+    ) -> Result<Day, Error> {
         let page_size = self.opts.page_size.max(1);
         let mut day = Day {
-            date,
+            date: after,
             rows: Vec::new(),
             unusable: 0,
             expected: None,
             received: 0,
         };
-        let d = date.to_string();
         loop {
             let mut params = vec![
                 ("grouping", "0".to_string()),
                 ("include_activity", "0".to_string()),
                 ("order_column", "started".to_string()),
                 ("order_dir", "asc".to_string()),
-                ("after", d.clone()),
-                ("before", d.clone()),
+                ("after", after.to_string()),
                 ("start", day.received.to_string()),
                 ("length", page_size.to_string()),
             ];
+            if let Some(b) = before {
+                params.push(("before", b.to_string()));
+            }
             if let Some(ids) = user_ids {
                 params.push(("user_id", ids.to_string()));
             }

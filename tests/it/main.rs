@@ -1,5 +1,7 @@
 //! Integration tests: the real binary against a simulated Tautulli served over HTTP.
 
+mod cli;
 mod helpers;
 mod parity;
 mod report;
+mod serve;

@@ -1,0 +1,329 @@
+//! `/metrics`: one prometheus-client [`Collector`] that reads the latest snapshots at
+//! scrape time and emits const metrics, so users who leave the window disappear and
+//! a scrape never waits for Tautulli. OpenMetrics by default; Prometheus text 0.0.4
+//! when the scraper does not ask for OpenMetrics.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::geo::Locator;
+use crate::refresh::ServerState;
+
+/// OpenMetrics content type.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Prometheus text format content type.
+pub const TEXT_004: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+const NOTE: &str = "Computed by the last refresh (every --refresh-interval), not at scrape time.";
+
+/// Everything `/metrics` reports on.
+#[derive(Debug)]
+pub struct Exporter {
+    /// The Tautulli servers.
+    pub servers: Vec<Arc<ServerState>>,
+    /// The shared GeoIP locator.
+    pub locator: Locator,
+    /// The exporter's public base URL, without a trailing slash.
+    pub external_url: String,
+}
+
+type Labels<'a> = Vec<(&'static str, &'a str)>;
+
+fn gauge_family(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: &[(Labels, f64)],
+) -> Result<(), std::fmt::Error> {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, v) in rows {
+        ConstGauge::new(*v).encode(m.encode_family(labels)?)?;
+    }
+    Ok(())
+}
+
+/// Per-user gauges: (name, help, value).
+type UserGauge = (
+    &'static str,
+    &'static str,
+    fn(&crate::detect::UserFinding, &crate::refresh::Live) -> f64,
+);
+
+const USER_GAUGES: [UserGauge; 12] = [
+    (
+        "plex_sharing_user_devices",
+        "Distinct devices (machine_id) the user played on in the window.",
+        |f, _| f.devices as f64,
+    ),
+    (
+        "plex_sharing_user_heavy_devices",
+        "Devices with more than --heavy-device-plays plays in the window.",
+        |f, _| f.heavy_devices as f64,
+    ),
+    (
+        "plex_sharing_user_concurrent_sessions",
+        "Pairs of sessions from different devices and different networks that overlapped in time.",
+        |f, _| f.concurrent_sessions as f64,
+    ),
+    (
+        "plex_sharing_user_concurrent_device_pairs",
+        "Distinct device pairs seen streaming at the same time from different networks.",
+        |f, _| f.concurrent_device_pairs as f64,
+    ),
+    (
+        "plex_sharing_user_teleportations",
+        "Impossible-travel jumps between located sessions (needs GeoIP).",
+        |f, _| f.teleportations as f64,
+    ),
+    (
+        "plex_sharing_user_score",
+        "Sharing suspicion score; the report page explains each term.",
+        |f, _| f.score,
+    ),
+    (
+        "plex_sharing_user_flagged",
+        "1 when the score is at least --min-score.",
+        |f, _| f64::from(u8::from(f.flagged)),
+    ),
+    (
+        "plex_sharing_user_plays",
+        "Sessions in the window.",
+        |f, _| f.plays as f64,
+    ),
+    (
+        "plex_sharing_user_watch_time_seconds",
+        "Seconds played in the window.",
+        |f, _| f.watch_time_seconds as f64,
+    ),
+    (
+        "plex_sharing_user_networks",
+        "Distinct networks in the window (the LAN counts once, IPv6 by /64).",
+        |f, _| f.networks as f64,
+    ),
+    (
+        "plex_sharing_user_live_streams",
+        "Streams playing, paused or buffering at the last refresh.",
+        |_, l| l.streams as f64,
+    ),
+    (
+        "plex_sharing_user_live_networks",
+        "Distinct networks among the live streams; 2 or more means different places right now.",
+        |_, l| l.networks as f64,
+    ),
+];
+
+impl Collector for Exporter {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let snapshots: Vec<_> = self
+            .servers
+            .iter()
+            .map(|s| (s, s.snapshot(), s.health()))
+            .collect();
+
+        // Per-user gauges: every user with history in the window or streaming now.
+        let empty = crate::refresh::Live::default();
+        let blank = crate::detect::UserFinding {
+            user_id: 0,
+            user: String::new(),
+            username: String::new(),
+            score: 0.0,
+            flagged: false,
+            score_terms: Vec::new(),
+            devices: 0,
+            heavy_devices: 0,
+            plays: 0,
+            watch_time_seconds: 0,
+            networks: 0,
+            concurrent_sessions: 0,
+            concurrent_device_pairs: 0,
+            teleportations: 0,
+            device_usage: Vec::new(),
+            ip_usage: Vec::new(),
+            overlaps: Vec::new(),
+            timeline: Vec::new(),
+            jumps: Vec::new(),
+        };
+        let mut users: Vec<(
+            &str,
+            String,
+            &str,
+            &crate::detect::UserFinding,
+            &crate::refresh::Live,
+        )> = Vec::new();
+        for (server, snap, _) in &snapshots {
+            let Some(snap) = snap else { continue };
+            for f in &snap.findings {
+                users.push((
+                    &server.name,
+                    f.user_id.to_string(),
+                    &f.user,
+                    f,
+                    snap.live.get(&f.user_id).unwrap_or(&empty),
+                ));
+            }
+            for (id, live) in &snap.live {
+                if snap.finding(*id).is_none() {
+                    users.push((&server.name, id.to_string(), &live.user, &blank, live));
+                }
+            }
+        }
+        for (name, help, value) in USER_GAUGES {
+            let help = format!("{help} {NOTE}");
+            let mut m = enc.encode_descriptor(name, &help, None, MetricType::Gauge)?;
+            for (server, id, user, f, live) in &users {
+                let labels = [
+                    ("server", *server),
+                    ("user_id", id.as_str()),
+                    ("user", *user),
+                ];
+                ConstGauge::new(value(f, live)).encode(m.encode_family(&labels)?)?;
+            }
+        }
+
+        // Exporter health, per server.
+        let per_server = |f: &dyn Fn(
+            &crate::refresh::Health,
+            Option<&crate::refresh::Snapshot>,
+        ) -> Option<f64>|
+         -> Vec<(Labels, f64)> {
+            snapshots
+                .iter()
+                .filter_map(|(s, snap, h)| {
+                    f(h, snap.as_deref()).map(|v| (vec![("server", s.name.as_str())], v))
+                })
+                .collect()
+        };
+        let up = per_server(&|h, _| Some(f64::from(u8::from(h.up))));
+        gauge_family(
+            &mut enc,
+            "plex_sharing_up",
+            "1 if the last refresh from this Tautulli succeeded; 0 while serving older data.",
+            &up,
+        )?;
+        let dur = per_server(&|h, _| (h.attempts > 0).then_some(h.last_duration));
+        gauge_family(
+            &mut enc,
+            "plex_sharing_refresh_duration_seconds",
+            "Duration of the last refresh (fetch, locate, analyse).",
+            &dur,
+        )?;
+        let last = per_server(&|h, _| h.last_success);
+        gauge_family(
+            &mut enc,
+            "plex_sharing_last_refresh_success_timestamp_seconds",
+            "Unix time the last successful refresh finished.",
+            &last,
+        )?;
+        let rows = per_server(&|_, s| s.map(|s| s.rows as f64));
+        gauge_family(
+            &mut enc,
+            "plex_sharing_history_rows",
+            "History sessions in the window of the last good snapshot.",
+            &rows,
+        )?;
+
+        let mut m = enc.encode_descriptor(
+            "plex_sharing_refresh_failures",
+            "Failed refreshes by reason (connect, timeout, auth, api_error, server_error, decode, too_large).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (s, _, h) in &snapshots {
+            for (reason, n) in &h.failures {
+                ConstCounter::new(*n).encode(
+                    m.encode_family(&[("server", s.name.as_str()), ("reason", *reason)])?,
+                )?;
+            }
+        }
+        let mut m = enc.encode_descriptor(
+            "plex_sharing_tautulli_requests",
+            "Tautulli API requests by command and outcome (success or an error reason).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (s, _, _) in &snapshots {
+            for ((cmd, outcome), n) in s.client.stats().snapshot() {
+                ConstCounter::new(n).encode(m.encode_family(&[
+                    ("server", s.name.as_str()),
+                    ("cmd", cmd.as_str()),
+                    ("outcome", outcome),
+                ])?)?;
+            }
+        }
+        let mut m = enc.encode_descriptor(
+            "plex_sharing_geoip_lookups",
+            "GeoIP lookups by provider (mmdb, tautulli, table, cache) and outcome (hit, miss, error).",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((provider, outcome), n) in self.locator.stats().snapshot() {
+            ConstCounter::new(n)
+                .encode(m.encode_family(&[("provider", provider), ("outcome", outcome)])?)?;
+        }
+        let entries = [(Vec::new(), self.locator.cache_entries() as f64)];
+        gauge_family(
+            &mut enc,
+            "plex_sharing_geoip_cache_entries",
+            "Addresses in the GeoIP cache.",
+            &entries,
+        )?;
+
+        let build = [(
+            vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                (
+                    "revision",
+                    option_env!("PSE_GIT_REVISION").unwrap_or("unknown"),
+                ),
+            ],
+            1.0,
+        )];
+        gauge_family(
+            &mut enc,
+            "plex_sharing_build_info",
+            "Build information; always 1.",
+            &build,
+        )?;
+        let web = [(vec![("external_url", self.external_url.as_str())], 1.0)];
+        gauge_family(
+            &mut enc,
+            "plex_sharing_web_info",
+            "The exporter's public base URL (for report links in alerts); always 1.",
+            &web,
+        )?;
+        Ok(())
+    }
+}
+
+/// The registry holding the exporter's collector.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+}
+
+impl Metrics {
+    /// Register `exporter`.
+    pub fn new(exporter: Arc<Exporter>) -> Metrics {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(exporter));
+        Metrics { registry }
+    }
+
+    /// Render for a scraper whose `Accept` header is `accept`: (content type, body).
+    pub fn render(&self, accept: &str) -> (&'static str, String) {
+        let mut body = String::with_capacity(64 * 1024);
+        if accept.contains("application/openmetrics-text") {
+            let _ = prometheus_client::encoding::text::encode(&mut body, &self.registry);
+            (OPENMETRICS, body)
+        } else {
+            let _ = prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry);
+            (TEXT_004, body)
+        }
+    }
+}

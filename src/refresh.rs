@@ -1,0 +1,331 @@
+//! The refresh loop of one Tautulli server: fetch (incrementally) → locate → analyse →
+//! publish a [`Snapshot`]. Detection never runs inside a scrape. A failed refresh keeps
+//! the last good snapshot, marks the server down and logs one line; the next tick tries
+//! again, so the exporter recovers by itself.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::app::{addresses_to_locate, sort_findings};
+use crate::detect::{self, Network, Rules, UserFinding, UserInfo};
+use crate::geo::Locator;
+use crate::report;
+use crate::tautulli::{self, Client, LiveStream};
+use crate::window::{Fetch, Window};
+
+/// How often and how much to refresh.
+#[derive(Debug, Clone)]
+pub struct RefreshOptions {
+    /// Time between refreshes.
+    pub interval: Duration,
+    /// Window length, days.
+    pub days: u32,
+    /// How far back each incremental refresh re-reads.
+    pub overlap: Duration,
+    /// Time between full reloads of the window.
+    pub full_reload: Duration,
+    /// Time between reads of the users table.
+    pub users_refresh: Duration,
+    /// Detection rules.
+    pub rules: Rules,
+}
+
+/// What one user is streaming right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Live {
+    /// Display name.
+    pub user: String,
+    /// Streams playing, paused or buffering.
+    pub streams: usize,
+    /// Distinct networks among them (2 or more: different places right now).
+    pub networks: usize,
+}
+
+/// The result of one successful refresh of one server.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Server name (the `server` label).
+    pub server: String,
+    /// Every user with history in the window, most suspicious first.
+    pub findings: Vec<UserFinding>,
+    /// Live streams by user id.
+    pub live: BTreeMap<i64, Live>,
+    /// Location label per address (empty without GeoIP).
+    pub locations: HashMap<IpAddr, String>,
+    /// Sessions in the window.
+    pub rows: usize,
+    /// The window, epoch seconds.
+    pub window: (i64, i64),
+    /// When the snapshot was made, epoch seconds.
+    pub generated_at: i64,
+}
+
+impl Snapshot {
+    /// The finding of `user_id`, if they have history in the window.
+    pub fn finding(&self, user_id: i64) -> Option<&UserFinding> {
+        self.findings.iter().find(|f| f.user_id == user_id)
+    }
+}
+
+/// The health of a server's refreshes.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    /// The last refresh succeeded.
+    pub up: bool,
+    /// End of the last successful refresh, epoch seconds.
+    pub last_success: Option<f64>,
+    /// Duration of the last refresh, seconds.
+    pub last_duration: f64,
+    /// The last error (redacted), if the last refresh failed.
+    pub last_error: Option<String>,
+    /// Failed refreshes by reason.
+    pub failures: BTreeMap<&'static str, u64>,
+    /// Refreshes attempted.
+    pub attempts: u64,
+}
+
+/// One Tautulli server and its latest results, shared by the loop, metrics and web.
+#[derive(Debug)]
+pub struct ServerState {
+    /// Name (the `server` label).
+    pub name: String,
+    /// Its client (request counts live there).
+    pub client: Client,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    health: Mutex<Health>,
+}
+
+impl ServerState {
+    /// A server with no data yet.
+    pub fn new(name: &str, client: Client) -> ServerState {
+        ServerState {
+            name: name.to_string(),
+            client,
+            snapshot: RwLock::new(None),
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    /// The latest good snapshot, if any refresh succeeded yet.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.read().ok().and_then(|s| s.clone())
+    }
+
+    /// A copy of the health.
+    pub fn health(&self) -> Health {
+        self.health.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = Some(Arc::new(snapshot));
+        }
+    }
+}
+
+/// Live streams grouped by user.
+pub fn live_by_user(streams: &[LiveStream]) -> BTreeMap<i64, Live> {
+    let mut nets: BTreeMap<i64, (Live, HashSet<Network>)> = BTreeMap::new();
+    for s in streams {
+        let e = nets.entry(s.user_id).or_default();
+        e.0.user.clone_from(&s.user);
+        e.0.streams += 1;
+        if let Some(ip) = s.ip {
+            e.1.insert(Network::of(ip));
+        }
+    }
+    nets.into_iter()
+        .map(|(id, (mut live, n))| {
+            live.networks = n.len();
+            (id, live)
+        })
+        .collect()
+}
+
+/// The per-server loop state that survives between refreshes.
+#[derive(Debug, Default)]
+pub struct Refresher {
+    window: Window,
+    users: BTreeMap<i64, UserInfo>,
+    users_read_at: Option<i64>,
+}
+
+impl Refresher {
+    /// A refresher that starts with a full load.
+    pub fn new() -> Refresher {
+        Refresher::default()
+    }
+
+    /// The window (for tests comparing incremental and full loads).
+    pub fn window(&self) -> &Window {
+        &self.window
+    }
+
+    /// One refresh at `now`. On error nothing already held is lost.
+    pub async fn refresh(
+        &mut self,
+        server: &str,
+        client: &Client,
+        locator: &Locator,
+        opts: &RefreshOptions,
+        now: i64,
+    ) -> Result<Snapshot, tautulli::Error> {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        if self
+            .users_read_at
+            .is_none_or(|t| now - t >= secs(opts.users_refresh))
+        {
+            self.users = client
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| (u.user_id, u))
+                .collect();
+            self.users_read_at = Some(now);
+        }
+        match self
+            .window
+            .plan(now, opts.days, secs(opts.overlap), secs(opts.full_reload))
+        {
+            Fetch::Full { since, until } => {
+                let mut fresh = Window::full(until);
+                client
+                    .history_filtered(since, until, None, |rows, _| fresh.add(rows, since, until))
+                    .await?;
+                fresh.finish(until, opts.days);
+                self.window = fresh;
+            }
+            tail @ Fetch::Tail { since, .. } => {
+                let (rows, _) = client.history_since(since).await?;
+                self.window.apply(tail, rows, opts.days);
+            }
+        }
+        let live = live_by_user(&client.activity().await?);
+        let places = locator
+            .locate_all(addresses_to_locate(self.window.sessions()))
+            .await;
+
+        let mut users = self.window.history_users().clone();
+        users.extend(self.users.iter().map(|(k, v)| (*k, v.clone())));
+        let window = &self.window;
+        let mut findings = tokio::task::block_in_place(|| {
+            detect::analyze_all(
+                window.sessions(),
+                &users,
+                window.strings(),
+                &places,
+                &opts.rules,
+            )
+        });
+        sort_findings(&mut findings);
+        let skipped = window.decode_stats().total_skipped();
+        if skipped > 0 {
+            tracing::warn!(server, skipped, "some history rows could not be used");
+        }
+        let locations = if locator.is_empty() {
+            HashMap::new()
+        } else {
+            report::location_labels(&findings, &places)
+        };
+        Ok(Snapshot {
+            server: server.to_string(),
+            findings,
+            live,
+            locations,
+            rows: self.window.sessions().len(),
+            window: (now - i64::from(opts.days) * 86_400, now),
+            generated_at: now,
+        })
+    }
+}
+
+/// Refresh `server` now and then every `opts.interval`, forever.
+pub async fn run(server: Arc<ServerState>, locator: Locator, opts: Arc<RefreshOptions>) {
+    let mut refresher = Refresher::new();
+    let mut ticker = tokio::time::interval(opts.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        refresh_and_record(&server, &mut refresher, &locator, &opts).await;
+    }
+}
+
+/// One refresh with its bookkeeping: publish on success; on failure keep the last
+/// snapshot, mark the server down and log one line.
+pub async fn refresh_and_record(
+    server: &ServerState,
+    refresher: &mut Refresher,
+    locator: &Locator,
+    opts: &RefreshOptions,
+) {
+    let started = Instant::now();
+    let now = Timestamp::now().as_second();
+    let result = refresher
+        .refresh(&server.name, &server.client, locator, opts, now)
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let Ok(mut health) = server.health.lock() else {
+        return;
+    };
+    health.attempts += 1;
+    health.last_duration = elapsed;
+    match result {
+        Ok(snapshot) => {
+            let rows = snapshot.rows;
+            let users = snapshot.findings.len();
+            let flagged = snapshot.findings.iter().filter(|f| f.flagged).count();
+            server.publish(snapshot);
+            if !health.up {
+                tracing::info!(server = %server.name, rows, users, flagged, seconds = elapsed, "refresh succeeded");
+            } else {
+                tracing::debug!(server = %server.name, rows, users, flagged, seconds = elapsed, "refresh succeeded");
+            }
+            health.up = true;
+            health.last_error = None;
+            health.last_success = Some(Timestamp::now().as_millisecond() as f64 / 1000.0);
+        }
+        Err(e) => {
+            *health.failures.entry(e.reason()).or_default() += 1;
+            tracing::warn!(server = %server.name, reason = e.reason(), error = %e, "refresh failed; serving the last good data");
+            health.up = false;
+            health.last_error = Some(e.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_streams_count_networks_per_user() {
+        let s = |user_id: i64, ip: &str| LiveStream {
+            user_id,
+            user: format!("U{user_id}"),
+            ip: ip.parse().ok(),
+            machine_id: "m".into(),
+            state: "playing".into(),
+        };
+        let live = live_by_user(&[
+            s(1, "81.1.1.1"),
+            s(1, "82.2.2.2"),
+            s(2, "192.168.1.2"),
+            s(2, "10.0.0.3"),
+            s(3, ""),
+        ]);
+        assert_eq!(
+            live[&1],
+            Live {
+                user: "U1".into(),
+                streams: 2,
+                networks: 2
+            }
+        );
+        assert_eq!(live[&2].networks, 1, "two LAN devices are one household");
+        assert_eq!((live[&3].streams, live[&3].networks), (1, 0));
+    }
+}

@@ -1,0 +1,559 @@
+//! The exporter (`serve`) in-process against a fake Tautulli: metrics, health, failure
+//! and recovery, incremental refresh, and promtool on the real output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plex_sharing_exporter::app;
+use plex_sharing_exporter::config::WebArgs;
+use plex_sharing_exporter::detect::Rules;
+use plex_sharing_exporter::geo::{CacheOptions, Locator, Provider};
+use plex_sharing_exporter::refresh::{RefreshOptions, Refresher, ServerState};
+use plex_sharing_exporter::simulator::{Dataset, FakeTautulli, Fault};
+use plex_sharing_exporter::tautulli::{ApiKey, Client, ClientOptions, TautulliUrl};
+
+use crate::helpers::*;
+
+pub struct App {
+    pub url: String,
+    pub fake: Arc<FakeTautulli>,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+pub fn client_for(url: &str) -> Client {
+    let mut opts = ClientOptions::new(TautulliUrl::parse(url).unwrap(), ApiKey::new(KEY));
+    opts.retries = 0;
+    opts.timeout = Duration::from_secs(5);
+    Client::new(opts).unwrap()
+}
+
+pub fn options(interval: Duration) -> RefreshOptions {
+    RefreshOptions {
+        interval,
+        days: 30,
+        overlap: Duration::from_secs(12 * 3600),
+        full_reload: Duration::from_secs(24 * 3600),
+        users_refresh: Duration::from_secs(3600),
+        rules: Rules::default(),
+    }
+}
+
+/// The exporter on a free port, refreshing every `interval` from a fake serving `data`
+/// (GeoIP through Tautulli's lookup).
+pub async fn spawn_app(data: Dataset, interval: Duration) -> App {
+    spawn_app_with(data, options(interval)).await
+}
+
+pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
+    let (fake, fake_url) = spawn_fake(data, "UTC").await;
+    let client = client_for(&fake_url);
+    let locator = Locator::new(
+        vec![Provider::Tautulli(client.clone())],
+        CacheOptions::default(),
+    );
+    let web = WebArgs {
+        listen_address: "127.0.0.1:0".into(),
+        telemetry_path: "/metrics".into(),
+        external_url: Some("http://plex-sharing.example:9595".into()),
+    }
+    .resolve()
+    .unwrap();
+    let listener = app::bind(&web).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let servers = vec![Arc::new(ServerState::new("home", client))];
+    tokio::spawn(app::serve_on(
+        listener,
+        servers,
+        locator,
+        opts,
+        web,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    App {
+        url: format!("http://{addr}"),
+        fake,
+        http: reqwest::Client::new(),
+        stop: Some(tx),
+    }
+}
+
+impl App {
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.1
+    }
+
+    /// Wait until `/metrics` satisfies `pred` (fails the test after 10 s).
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        for _ in 0..200 {
+            let m = self.metrics().await;
+            if pred(&m) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}:\n{}", self.metrics().await);
+    }
+}
+
+/// The value of the sample `name{labels}` (labels as printed), if present.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+fn user_series(name: &str, id: i64, user: &str) -> String {
+    format!("{name}{{server=\"home\",user_id=\"{id}\",user=\"{user}\"}}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_the_planted_sharer_and_the_honest_users() {
+    let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
+    let m = app
+        .wait_for("first refresh", |m| {
+            m.contains("plex_sharing_up{server=\"home\"} 1")
+        })
+        .await;
+    let s = |name: &str, id: i64, user: &str| sample(&m, &user_series(name, id, user));
+    assert_eq!(
+        s(
+            "plex_sharing_user_concurrent_sessions",
+            SHARER,
+            "Sam Sharer"
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        s(
+            "plex_sharing_user_concurrent_device_pairs",
+            SHARER,
+            "Sam Sharer"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        s("plex_sharing_user_teleportations", SHARER, "Sam Sharer"),
+        Some(6.0)
+    );
+    assert_eq!(
+        s("plex_sharing_user_score", SHARER, "Sam Sharer"),
+        Some(62.0 + 180.0)
+    );
+    assert_eq!(
+        s("plex_sharing_user_networks", SHARER, "Sam Sharer"),
+        Some(2.0)
+    );
+    assert_eq!(
+        s("plex_sharing_user_watch_time_seconds", SHARER, "Sam Sharer"),
+        Some(12.0 * 3600.0)
+    );
+    assert_eq!(
+        s(
+            "plex_sharing_user_concurrent_sessions",
+            FAMILY,
+            "The Family"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        s("plex_sharing_user_networks", FAMILY, "The Family"),
+        Some(1.0)
+    );
+    assert_eq!(s("plex_sharing_user_score", SOLO, "Solo Viewer"), Some(0.0));
+    assert_eq!(
+        s("plex_sharing_user_flagged", SOLO, "Solo Viewer"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&m, "plex_sharing_history_rows{server=\"home\"}"),
+        Some(34.0)
+    );
+    assert!(
+        m.contains(r#"user="Zoë & \"Friends\" <test>""#),
+        "label values are escaped"
+    );
+    // No addresses, cities or titles in labels.
+    for leak in ["81.1.1.1", "New York", "Episode", KEY] {
+        assert!(!m.contains(leak), "{leak} must not appear in /metrics");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_streams_from_two_networks_are_visible() {
+    let mut w = World::standard();
+    for (ip, dev) in [("81.1.1.1", "sharer-tv"), ("82.2.2.2", "sharer-phone")] {
+        w.data.activity.push(serde_json::json!({
+            "session_key": "1", "user_id": SHARER.to_string(), "friendly_name": "Sam Sharer",
+            "ip_address": ip, "machine_id": dev, "state": "playing"
+        }));
+    }
+    let app = spawn_app(w.data, Duration::from_secs(3600)).await;
+    let m = app
+        .wait_for("first refresh", |m| {
+            m.contains("plex_sharing_up{server=\"home\"} 1")
+        })
+        .await;
+    assert_eq!(
+        sample(
+            &m,
+            &user_series("plex_sharing_user_live_streams", SHARER, "Sam Sharer")
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            &user_series("plex_sharing_user_live_networks", SHARER, "Sam Sharer")
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &m,
+            &user_series("plex_sharing_user_live_streams", SOLO, "Solo Viewer")
+        ),
+        Some(0.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tautulli_going_down_keeps_the_last_values_and_recovery_is_automatic() {
+    let app = spawn_app(World::standard().data, Duration::from_millis(200)).await;
+    let sharer = user_series(
+        "plex_sharing_user_concurrent_sessions",
+        SHARER,
+        "Sam Sharer",
+    );
+    app.wait_for("first refresh", |m| {
+        m.contains("plex_sharing_up{server=\"home\"} 1")
+    })
+    .await;
+    app.fake.set_fault(Some(Fault::ServerError));
+    let m = app
+        .wait_for("up 0", |m| m.contains("plex_sharing_up{server=\"home\"} 0"))
+        .await;
+    assert_eq!(
+        sample(&m, &sharer),
+        Some(6.0),
+        "last good values are still served"
+    );
+    assert!(
+        sample(
+            &m,
+            "plex_sharing_refresh_failures_total{server=\"home\",reason=\"server_error\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{m}"
+    );
+    assert!(m.contains("plex_sharing_tautulli_requests_total{server=\"home\",cmd=\"get_users_table\",outcome=\"server_error\"}")
+        || m.contains("cmd=\"get_history\",outcome=\"server_error\"")
+        || m.contains("cmd=\"get_activity\",outcome=\"server_error\""), "{m}");
+    let (code, _) = app.get("/-/ready").await;
+    assert_eq!(code, 200, "still ready: it has data to serve");
+    app.fake.set_fault(None);
+    let m = app
+        .wait_for("recovery", |m| {
+            m.contains("plex_sharing_up{server=\"home\"} 1")
+        })
+        .await;
+    assert_eq!(sample(&m, &sharer), Some(6.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_ready_until_the_first_successful_refresh() {
+    let app = spawn_app(World::standard().data, Duration::from_millis(200)).await;
+    app.fake.set_fault(Some(Fault::NotJson));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, body) = app.get("/-/ready").await;
+    assert_eq!(code, 503);
+    assert!(
+        body.contains("waiting for the first successful refresh of home"),
+        "{body}"
+    );
+    assert_eq!(app.get("/-/healthy").await.0, 200);
+    let m = app.metrics().await;
+    assert!(m.contains("plex_sharing_up{server=\"home\"} 0"), "{m}");
+    assert!(
+        !m.contains("plex_sharing_user_score{"),
+        "no user data before the first refresh"
+    );
+    app.fake.set_fault(None);
+    app.wait_for("first refresh", |m| {
+        m.contains("plex_sharing_up{server=\"home\"} 1")
+    })
+    .await;
+    assert_eq!(app.get("/-/ready").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn steady_state_refreshes_make_at_most_three_calls() {
+    let app = spawn_app(World::standard().data, Duration::from_millis(150)).await;
+    app.wait_for("first refresh", |m| {
+        m.contains("plex_sharing_up{server=\"home\"} 1")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = app.fake.requests().len();
+    let geo_before = app.fake.count("get_geoip_lookup");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let reqs = app.fake.requests();
+    let new = &reqs[before..];
+    let refreshes = new.iter().filter(|r| r.cmd == "get_activity").count();
+    assert!(
+        refreshes >= 3,
+        "expected several refreshes, saw {refreshes}"
+    );
+    assert!(
+        new.len() <= 3 * refreshes + 2,
+        "{} calls for {refreshes} refreshes: {:?}",
+        new.len(),
+        new.iter().map(|r| &r.cmd).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        new.iter().filter(|r| r.cmd == "get_users_table").count(),
+        0,
+        "users table is on a slower cadence"
+    );
+    assert_eq!(
+        app.fake.count("get_geoip_lookup"),
+        geo_before,
+        "addresses are cached"
+    );
+    for r in new.iter().filter(|r| r.cmd == "get_history") {
+        assert!(
+            !r.params.contains_key("before"),
+            "tail refreshes ask `after` only: {r:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_who_leave_the_window_disappear() {
+    let mut opts = options(Duration::from_millis(150));
+    opts.full_reload = Duration::from_millis(1); // every refresh is a full reload
+    let app = spawn_app_with(World::standard().data, opts).await;
+    let solo = user_series("plex_sharing_user_plays", SOLO, "Solo Viewer");
+    app.wait_for("solo present", |m| sample(m, &solo) == Some(3.0))
+        .await;
+    app.fake
+        .update(|d| d.history.retain(|r| r["user_id"] != SOLO));
+    app.wait_for("solo gone", |m| !m.contains("user_id=\"103\""))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_negotiation_serves_openmetrics_or_text() {
+    let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
+    app.wait_for("first refresh", |m| {
+        m.contains("plex_sharing_up{server=\"home\"} 1")
+    })
+    .await;
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let body = r.text().await.unwrap();
+    assert!(body.trim_end().ends_with("# EOF"));
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    assert!(!r.text().await.unwrap().contains("# EOF"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promtool_finds_the_real_output_clean_and_every_contract_metric_present() {
+    let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
+    let m = app
+        .wait_for("first refresh", |m| {
+            m.contains("plex_sharing_up{server=\"home\"} 1")
+        })
+        .await;
+    let mut child = tokio::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool must be installed (Debian package prometheus; .ci/run installs it)");
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(m.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "promtool check metrics:\n{text}"
+    );
+    // Every metric the dashboards and rules use is exported.
+    let contract = std::process::Command::new("bash")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/check.sh"),
+            "--print-metrics",
+        ])
+        .output()
+        .expect("deploy/check.sh runs");
+    let contract = String::from_utf8_lossy(&contract.stdout);
+    assert!(contract.lines().count() > 10, "contract list: {contract}");
+    for name in contract.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(
+            m.contains(&format!("# TYPE {name} ")),
+            "contract metric {name} missing from /metrics"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn landing_page_and_json_api_link_to_user_reports() {
+    let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
+    app.wait_for("first refresh", |m| {
+        m.contains("plex_sharing_up{server=\"home\"} 1")
+    })
+    .await;
+    let (code, html) = app.get("/").await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains("href=\"http://plex-sharing.example:9595/metrics\""),
+        "{html}"
+    );
+    let (_, json) = app.get("/api/v1/users").await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let users = v["servers"][0]["users"].as_array().unwrap();
+    assert_eq!(users[0]["user_id"], SHARER, "sorted by score");
+    assert_eq!(
+        users[0]["report_url"],
+        "http://plex-sharing.example:9595/users/home/101"
+    );
+    let (code, one) = app.get("/api/v1/users/home/101").await;
+    assert_eq!(code, 200);
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one["concurrent_sessions"], 6);
+    assert_eq!(one["ip_locations"]["82.2.2.2"], "London, United Kingdom");
+    assert_eq!(app.get("/api/v1/users/home/999").await.0, 404);
+    assert_eq!(app.get("/api/v1/users/nope/101").await.0, 404);
+    for (_, body) in [
+        app.get("/").await,
+        app.get("/api/v1/users").await,
+        app.get("/metrics").await,
+    ] {
+        assert!(!body.contains(KEY));
+    }
+}
+
+/// Incremental refreshes while Tautulli records new plays (including plays that started
+/// before the last refresh but were written after it, and a deleted row) end with exactly
+/// the window a full reload gives.
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_refresh_equals_a_full_reload() {
+    let w = World::standard();
+    let (fake, url) = spawn_fake(w.data.clone(), "America/New_York").await;
+    let client = client_for(&url);
+    let locator = Locator::new(vec![], CacheOptions::default());
+    let mut opts = options(Duration::from_secs(60));
+    opts.full_reload = Duration::from_secs(365 * 86_400); // only tails after the first load
+    let mut incremental = Refresher::new();
+    let mut t = NOW - 3 * DAY;
+    incremental
+        .refresh("home", &client, &locator, &opts, t)
+        .await
+        .unwrap();
+    let mut row = 10_000;
+    for step in 0..12 {
+        t += 6 * 3600;
+        fake.update(|d| {
+            // A play that started 3 hours ago and was written now, a short one that just
+            // ended, and (once) a row deleted from Tautulli's history.
+            for (started, play) in [(t - 3 * 3600, 7200), (t - 900, 600)] {
+                row += 1;
+                let mut r = d.history[0].clone();
+                r["row_id"] = row.into();
+                r["id"] = row.into();
+                r["started"] = started.into();
+                r["stopped"] = (started + play).into();
+                r["play_duration"] = play.into();
+                r["machine_id"] = format!("dev-{}", step % 3).into();
+                d.history.push(r);
+            }
+            if step == 5 {
+                let last = d.history.len() - 3;
+                d.history.remove(last);
+            }
+        });
+        let snap = incremental
+            .refresh("home", &client, &locator, &opts, t)
+            .await
+            .unwrap();
+        assert!(snap.rows > 0);
+    }
+    let mut full = Refresher::new();
+    let full_snap = full
+        .refresh("home", &client, &locator, &opts, t)
+        .await
+        .unwrap();
+    let key = |r: &Refresher| -> Vec<(i64, i64, u32)> {
+        r.window()
+            .sessions()
+            .iter()
+            .map(|s| (s.row_id, s.started, s.play_seconds))
+            .collect()
+    };
+    assert_eq!(key(&incremental), key(&full));
+    let inc_snap = incremental
+        .refresh("home", &client, &locator, &opts, t)
+        .await
+        .unwrap();
+    assert_eq!(inc_snap.findings, full_snap.findings);
+    // And the tail refreshes really were incremental: one `after`-only history query each.
+    let tails = fake
+        .requests()
+        .iter()
+        .filter(|r| r.cmd == "get_history" && !r.params.contains_key("before"))
+        .count();
+    assert_eq!(tails, 13);
+}
