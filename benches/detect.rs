@@ -7,9 +7,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use plex_sharing_exporter::detect::{
-    analyze_all, Place, Places, Rules, Session, Strings, UserInfo,
-};
+use plex_sharing_exporter::detect::{analyze_all, Place, Places, Rules, Session, Strings, UserInfo};
 
 struct Lcg(u64);
 
@@ -122,6 +120,7 @@ fn world(users: u64, per_user: u64) -> (Vec<Session>, Strings, Places, BTreeMap<
                 player: platforms[d % platforms.len()],
                 title: titles[rng.below(titles.len() as u64) as usize],
                 relayed: false,
+                cellular: false,
             });
         }
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end comparison with the reference script on the same fake Tautulli and data.
 #
-#   benches/e2e.sh [USERS] [SESSIONS_PER_USER] [DELAY_MS] [--geo]
+#   [PAGE=rows] benches/e2e.sh [USERS] [SESSIONS_PER_USER] [DELAY_MS] [--geo]
 #
 # Generates a dataset with ../shared/bench/gen_bench_data.py (cached in target/bench-data),
 # serves it with ../shared/bench/fake_tautulli.py, and runs the reference script and
@@ -50,9 +50,9 @@ row "reference script" "$stats" "$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")" "$
 
 serve "$stats"
 t0=$(date +%s.%N)
-TZ=UTC "$bin" report --tautulli-url "$url" --tautulli-api-key "$key" $geo --format json >"$out"
+TZ=UTC "$bin" report --tautulli-url "$url" --tautulli-api-key "$key" $geo --format json ${PAGE:+--tautulli-page-size "$PAGE"} >"$out"
 t1=$(date +%s.%N)
 stop
 flagged=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(u['flagged'] for u in d['users']), sum(u['plays'] for u in d['users']))" "$out")
-row "plex-sharing-exporter report" "$stats" "$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")" "${flagged% *} (plays seen: ${flagged#* })"
+row "plex-sharing-exporter report${PAGE:+ (page $PAGE)}" "$stats" "$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")" "${flagged% *} (plays seen: ${flagged#* })"
 rm -f "$stats" "$out"

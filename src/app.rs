@@ -140,10 +140,7 @@ impl Progress {
     fn update(&self, f: &HistoryFetch, done: usize) {
         if self.enabled {
             let width = 30usize;
-            let filled = (done * width)
-                .checked_div(f.days)
-                .unwrap_or(width)
-                .min(width);
+            let filled = (done * width).checked_div(f.days).unwrap_or(width).min(width);
             eprint!(
                 "\rFetching history [{}{}] {done}/{} days, {} rows ",
                 "#".repeat(filled),
@@ -169,11 +166,9 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let tz = config::time_zone(&args.timezone)?;
     let mut providers = Vec::new();
     if let Some(path) = &args.geoip_db {
-        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| {
-            ConfigError {
-                flag: "--geoip-db".into(),
-                problem: e.to_string(),
-            }
+        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| ConfigError {
+            flag: "--geoip-db".into(),
+            problem: e.to_string(),
         })?));
     }
     let client = Client::new(opts)?;
@@ -218,19 +213,11 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     }
 
     let places: Places = if geo_enabled {
-        locator
-            .locate_all(addresses_to_locate(&history.sessions))
-            .await
+        locator.locate_all(addresses_to_locate(&history.sessions)).await
     } else {
         Places::new()
     };
-    let mut findings = detect::analyze_all(
-        &history.sessions,
-        &history.users,
-        &history.strings,
-        &places,
-        &rules,
-    );
+    let mut findings = detect::analyze_all(&history.sessions, &history.users, &history.strings, &places, &rules);
     sort_findings(&mut findings);
 
     let ctx = Context {
@@ -307,14 +294,12 @@ pub async fn shutdown_signal() {
 
 /// Bind the web listener, naming the flag if it fails.
 pub async fn bind(web: &config::Web) -> Result<tokio::net::TcpListener, AppError> {
-    tokio::net::TcpListener::bind(web.listen)
-        .await
-        .map_err(|e| {
-            AppError::Config(ConfigError {
-                flag: "--web.listen-address".into(),
-                problem: format!("cannot listen on {}: {e}", web.listen),
-            })
+    tokio::net::TcpListener::bind(web.listen).await.map_err(|e| {
+        AppError::Config(ConfigError {
+            flag: "--web.listen-address".into(),
+            problem: format!("cannot listen on {}: {e}", web.listen),
         })
+    })
 }
 
 /// Run the exporter on `listener` until `shutdown` resolves: one refresh loop per server,
@@ -331,13 +316,7 @@ pub async fn serve_on(
     let opts = Arc::new(opts);
     let loops: Vec<_> = servers
         .iter()
-        .map(|s| {
-            tokio::spawn(crate::refresh::run(
-                s.clone(),
-                locator.clone(),
-                opts.clone(),
-            ))
-        })
+        .map(|s| tokio::spawn(crate::refresh::run(s.clone(), locator.clone(), opts.clone())))
         .collect();
     let exporter = Arc::new(crate::metrics::Exporter {
         servers,
@@ -351,26 +330,19 @@ pub async fn serve_on(
         external_url: web.external_url.clone(),
     });
     let app = crate::web::router(state, &web.route_prefix);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     for l in loops {
         l.abort();
     }
     result.map_err(AppError::Output)
 }
 
-fn geo_providers(
-    geo: &config::GeoArgs,
-    fallback: Option<&Client>,
-) -> Result<Vec<Provider>, AppError> {
+fn geo_providers(geo: &config::GeoArgs, fallback: Option<&Client>) -> Result<Vec<Provider>, AppError> {
     let mut providers = Vec::new();
     if let Some(path) = &geo.geoip_db {
-        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| {
-            ConfigError {
-                flag: "--geoip-db".into(),
-                problem: e.to_string(),
-            }
+        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| ConfigError {
+            flag: "--geoip-db".into(),
+            problem: e.to_string(),
         })?));
     }
     if geo.geo {
@@ -389,10 +361,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
     let web = args.web.resolve()?;
     let states: Vec<_> = servers
         .into_iter()
-        .map(|s| {
-            Client::new(s.client)
-                .map(|c| std::sync::Arc::new(crate::refresh::ServerState::new(&s.name, c)))
-        })
+        .map(|s| Client::new(s.client).map(|c| std::sync::Arc::new(crate::refresh::ServerState::new(&s.name, c))))
         .collect::<Result<_, _>>()?;
     let providers = geo_providers(&args.geo, states.first().map(|s| &s.client))?;
     let locator = Locator::new(
@@ -408,11 +377,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
         println!(
             "configuration OK: {} server(s): {}",
             states.len(),
-            states
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            states.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
         );
         return Ok(());
     }
@@ -445,24 +410,16 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
     let scenario = crate::simulator::scenario::demo(now, args.seed);
     let users = scenario.dataset.users.len();
     let rows = scenario.dataset.history.len();
-    let fake = crate::simulator::FakeTautulli::new(
-        scenario.dataset,
-        DEMO_API_KEY,
-        jiff::tz::TimeZone::UTC,
-    );
+    let fake = crate::simulator::FakeTautulli::new(scenario.dataset, DEMO_API_KEY, jiff::tz::TimeZone::UTC);
     let fake_addr = fake
         .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "")
         .await
         .map_err(AppError::Output)?;
-    let url =
-        tautulli::TautulliUrl::parse(&format!("http://{fake_addr}")).map_err(|p| ConfigError {
-            flag: "demo".into(),
-            problem: p,
-        })?;
-    let client = Client::new(tautulli::ClientOptions::new(
-        url,
-        tautulli::ApiKey::new(DEMO_API_KEY),
-    ))?;
+    let url = tautulli::TautulliUrl::parse(&format!("http://{fake_addr}")).map_err(|p| ConfigError {
+        flag: "demo".into(),
+        problem: p,
+    })?;
+    let client = Client::new(tautulli::ClientOptions::new(url, tautulli::ApiKey::new(DEMO_API_KEY)))?;
     let locator = Locator::new(
         vec![Provider::Table(Arc::new(scenario.places))],
         CacheOptions::default(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::tz::TimeZone;
 
-use crate::detect::{Rules, Scoring, ScoringProfile, TravelRules};
+use crate::detect::{Rules, ScoringProfile, Trusted};
 use crate::tautulli::{ApiKey, ClientOptions, TautulliUrl};
 
 /// A configuration problem, naming the flag at fault.
@@ -31,9 +31,7 @@ fn bad(flag: &str, problem: impl Into<String>) -> ConfigError {
 /// Parse `90s`, `5m`, `1h`, `2d`, `250ms` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num
         .parse()
@@ -44,11 +42,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n * 60.0,
         "h" => n * 3600.0,
         "d" => n * 86400.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use ms, s, m, h or d)"
-            ))
-        }
+        other => return Err(format!("unknown unit {other:?} in {s:?} (use ms, s, m, h or d)")),
     };
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("{s:?} is not a valid duration"));
@@ -176,57 +170,104 @@ impl TautulliArgs {
     }
 }
 
-/// Detection thresholds and score weights.
+/// Detection thresholds and score weights. Flags left unset take the value of the
+/// `--scoring` profile.
 #[derive(Debug, Args, Clone)]
 pub struct DetectArgs {
     /// Days of history to analyse.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
-    /// Flag users whose score is at least this.
-    #[arg(long = "min-score", default_value_t = 20.0)]
-    pub min_score: f64,
+    /// Flag users whose score is at least this [default: evidence 30, reference 20].
+    #[arg(long = "min-score")]
+    pub min_score: Option<f64>,
     /// Only flag users with at least one concurrent session from another network.
     #[arg(long = "concurrent-only")]
     pub concurrent_only: bool,
-    /// Named score weights to start from.
-    #[arg(long, default_value = "reference")]
+    /// Scoring profile: `evidence` (flags evidence of sharing) or `reference` (the reference
+    /// script's weights and rules, reproducing its numbers).
+    #[arg(long, default_value = "evidence")]
     pub scoring: ScoringProfile,
-    /// Points per device beyond the first (default: from --scoring).
+    /// Points per device beyond the first [evidence 0, reference 10].
     #[arg(long = "weight.extra-device")]
     pub weight_extra_device: Option<f64>,
-    /// Points per device pair streaming concurrently from different networks.
+    /// Points per device pair streaming concurrently from different households [evidence 20, reference 25].
     #[arg(long = "weight.concurrent-device-pair")]
     pub weight_concurrent_device_pair: Option<f64>,
-    /// Points per concurrent session pair (up to --weight.concurrent-session-cap).
+    /// Points per concurrent session pair, up to the cap [evidence 5, reference 2].
     #[arg(long = "weight.concurrent-session")]
     pub weight_concurrent_session: Option<f64>,
-    /// Most concurrent session pairs that score.
+    /// Most concurrent session pairs that score [evidence 16, reference 50].
     #[arg(long = "weight.concurrent-session-cap")]
     pub weight_concurrent_session_cap: Option<usize>,
-    /// Points per heavy device beyond the first.
+    /// Points per heavy device beyond the first [evidence 0, reference 15].
     #[arg(long = "weight.extra-heavy-device")]
     pub weight_extra_heavy_device: Option<f64>,
-    /// Points per impossible-travel jump.
+    /// Points per impossible-travel jump, up to the cap [evidence 20, reference 30].
     #[arg(long = "weight.teleportation")]
     pub weight_teleportation: Option<f64>,
-    /// Points per network beyond the first.
+    /// Most jumps that score [evidence 10, reference unlimited].
+    #[arg(long = "weight.teleportation-cap")]
+    pub weight_teleportation_cap: Option<usize>,
+    /// Points per regularly used network beyond the first two [evidence 10, reference 0].
     #[arg(long = "weight.extra-network")]
     pub weight_extra_network: Option<f64>,
     /// A device with more plays than this is heavy.
     #[arg(long = "heavy-device-plays", default_value_t = 5)]
     pub heavy_device_plays: u32,
-    /// Pause time that still counts as watching when deciding when a session ended.
-    #[arg(long = "pause-allowance", default_value = "0s", value_parser = parse_duration)]
-    pub pause_allowance: Duration,
-    /// Shortest overlap that makes two sessions concurrent (0: any overlap).
-    #[arg(long = "min-overlap", default_value = "0s", value_parser = parse_duration)]
-    pub min_overlap: Duration,
+    /// A network with at least this many plays is regularly used.
+    #[arg(long = "regular-network-plays", default_value_t = 3)]
+    pub regular_network_plays: u32,
+    /// Pause time that still counts as watching when deciding when a session ended [evidence 10m, reference 0s].
+    #[arg(long = "pause-allowance", value_parser = parse_duration)]
+    pub pause_allowance: Option<Duration>,
+    /// Shortest overlap that makes two sessions concurrent [evidence 2m, reference 0s: any].
+    #[arg(long = "min-overlap", value_parser = parse_duration)]
+    pub min_overlap: Option<Duration>,
     /// Jumps shorter than this many km are the same metro area.
     #[arg(long = "min-distance-km", default_value_t = 50.0)]
     pub min_distance_km: f64,
     /// Faster than this many km/h is impossible travel.
     #[arg(long = "max-speed-kmh", default_value_t = 900.0)]
     pub max_speed_kmh: f64,
+    /// Count jumps between two sessions of one device (a VPN hop looks like one) [evidence false, reference true].
+    #[arg(long = "same-device-jumps")]
+    pub same_device_jumps: Option<bool>,
+    /// Use the household rules: dual-stack linking, devices' homes, cellular near home [evidence true, reference false].
+    #[arg(long = "household-rules")]
+    pub household_rules: Option<bool>,
+    /// A network that is never evidence: `CIDR` for everybody, or `USER=CIDR` for one user
+    /// (id, username or name). Repeatable.
+    #[arg(long = "trusted-network", value_name = "[USER=]CIDR")]
+    pub trusted_network: Vec<String>,
+    /// A user not to analyse (id, username or name). Repeatable.
+    #[arg(long = "ignore-user", value_name = "USER")]
+    pub ignore_user: Vec<String>,
+}
+
+/// Parse `--trusted-network` values into trusted networks.
+pub fn parse_trusted(values: &[String]) -> Result<Trusted, ConfigError> {
+    let mut t = Trusted::default();
+    for v in values {
+        let (who, cidr) = match v.rsplit_once('=') {
+            Some((who, cidr)) => (Some(who.trim()), cidr.trim()),
+            None => (None, v.trim()),
+        };
+        let net: ipnet::IpNet = cidr
+            .parse()
+            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                bad(
+                    "--trusted-network",
+                    format!("{v:?}: {cidr:?} is not a CIDR network or address"),
+                )
+            })?;
+        match who {
+            Some("") => return Err(bad("--trusted-network", format!("{v:?}: the user before '=' is empty"))),
+            Some(who) => t.per_user.push((who.to_string(), net)),
+            None => t.global.push(net),
+        }
+    }
+    Ok(t)
 }
 
 impl DetectArgs {
@@ -235,7 +276,7 @@ impl DetectArgs {
         if self.days == 0 {
             return Err(bad("--days", "must be at least 1"));
         }
-        if !self.min_score.is_finite() {
+        if self.min_score.is_some_and(|m| !m.is_finite()) {
             return Err(bad("--min-score", "must be a number"));
         }
         if !(self.max_speed_kmh.is_finite() && self.max_speed_kmh > 0.0) {
@@ -244,14 +285,10 @@ impl DetectArgs {
         if !(self.min_distance_km.is_finite() && self.min_distance_km >= 0.0) {
             return Err(bad("--min-distance-km", "must be zero or more"));
         }
-        let mut scoring = Scoring::from_profile(self.scoring);
-        let w = &mut scoring.weights;
+        let mut rules = Rules::for_profile(self.scoring);
+        let w = &mut rules.scoring.weights;
         for (flag, value, slot) in [
-            (
-                "--weight.extra-device",
-                self.weight_extra_device,
-                &mut w.extra_device,
-            ),
+            ("--weight.extra-device", self.weight_extra_device, &mut w.extra_device),
             (
                 "--weight.concurrent-device-pair",
                 self.weight_concurrent_device_pair,
@@ -288,20 +325,40 @@ impl DetectArgs {
         if let Some(cap) = self.weight_concurrent_session_cap {
             w.concurrent_session_cap = cap;
         }
+        if let Some(cap) = self.weight_teleportation_cap {
+            w.teleportation_cap = cap;
+        }
         let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-        Ok(Rules {
-            heavy_device_plays: self.heavy_device_plays,
-            pause_allowance_seconds: secs(self.pause_allowance),
-            min_overlap_seconds: secs(self.min_overlap),
-            travel: TravelRules {
-                min_distance_km: self.min_distance_km,
-                max_speed_kmh: self.max_speed_kmh,
-                ..TravelRules::default()
-            },
-            scoring,
-            min_score: self.min_score,
-            concurrent_only: self.concurrent_only,
-        })
+        rules.heavy_device_plays = self.heavy_device_plays;
+        rules.regular_network_plays = self.regular_network_plays;
+        if let Some(d) = self.pause_allowance {
+            rules.pause_allowance_seconds = secs(d);
+        }
+        if let Some(d) = self.min_overlap {
+            rules.min_overlap_seconds = secs(d);
+        }
+        rules.travel.min_distance_km = self.min_distance_km;
+        rules.travel.max_speed_kmh = self.max_speed_kmh;
+        if let Some(b) = self.same_device_jumps {
+            rules.travel.same_device_counts = b;
+        }
+        if let Some(b) = self.household_rules {
+            rules.dual_stack_is_one_household = b;
+            rules.devices_at_home_are_one_household = b;
+            rules.nearby_cellular_is_household = b;
+        }
+        if let Some(m) = self.min_score {
+            rules.min_score = m;
+        }
+        rules.concurrent_only = self.concurrent_only;
+        rules.trusted = parse_trusted(&self.trusted_network)?;
+        rules.ignore_users = self
+            .ignore_user
+            .iter()
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        Ok(rules)
     }
 }
 
@@ -419,11 +476,7 @@ impl WebArgs {
                 } else {
                     listen.ip().to_string()
                 };
-                let host = if host.contains(':') {
-                    format!("[{host}]")
-                } else {
-                    host
-                };
+                let host = if host.contains(':') { format!("[{host}]") } else { host };
                 format!("http://{host}:{}", listen.port())
             }
         };
@@ -478,11 +531,7 @@ pub struct RefreshArgs {
 
 impl RefreshArgs {
     /// Validate into refresh options.
-    pub fn resolve(
-        &self,
-        days: u32,
-        rules: Rules,
-    ) -> Result<crate::refresh::RefreshOptions, ConfigError> {
+    pub fn resolve(&self, days: u32, rules: Rules) -> Result<crate::refresh::RefreshOptions, ConfigError> {
         for (flag, d) in [
             ("--refresh-interval", self.interval),
             ("--full-reload-interval", self.full_reload),
@@ -594,15 +643,10 @@ fn valid_name(name: &str) -> bool {
 
 /// Read and validate the servers of a configuration file; `base` gives the defaults
 /// (timeouts, retries) of the command line.
-pub fn load_config_file(
-    path: &std::path::Path,
-    base: &TautulliArgs,
-) -> Result<Vec<Server>, ConfigError> {
+pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<Vec<Server>, ConfigError> {
     let flag = "--config.file";
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
-    let file: ConfigFile = serde_yaml_ng::from_str(&text)
-        .map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
+    let file: ConfigFile = serde_yaml_ng::from_str(&text).map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
     if file.servers.is_empty() {
         return Err(bad(
             flag,
@@ -611,12 +655,8 @@ pub fn load_config_file(
     }
     let mut out: Vec<Server> = Vec::new();
     for (i, e) in file.servers.iter().enumerate() {
-        let at = |field: &str, problem: String| {
-            bad(
-                flag,
-                format!("{}: servers[{i}].{field}: {problem}", path.display()),
-            )
-        };
+        let at =
+            |field: &str, problem: String| bad(flag, format!("{}: servers[{i}].{field}: {problem}", path.display()));
         if !valid_name(&e.name) {
             return Err(at(
                 "name",
@@ -668,10 +708,7 @@ impl ServeArgs {
             }
             None => {
                 if !valid_name(&self.server_name) {
-                    return Err(bad(
-                        "--server-name",
-                        "must be letters, digits, '.', '_' or '-'",
-                    ));
+                    return Err(bad("--server-name", "must be letters, digits, '.', '_' or '-'"));
                 }
                 let client = self.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
                 Ok(vec![Server {
@@ -719,6 +756,8 @@ mod tests {
     #[test]
     fn weights_override_the_profile() {
         let r = report(&[
+            "--scoring",
+            "reference",
             "--weight.teleportation",
             "99",
             "--weight.concurrent-session-cap",
@@ -729,6 +768,54 @@ mod tests {
         assert_eq!(rules.scoring.weights.teleportation, 99.0);
         assert_eq!(rules.scoring.weights.concurrent_session_cap, 3);
         assert_eq!(rules.scoring.weights.extra_device, 10.0);
+        assert_eq!(rules.min_score, 20.0);
+    }
+
+    #[test]
+    fn the_default_profile_is_evidence_and_flags_override_its_rules() {
+        let rules = report(&[]).unwrap().detect.resolve().unwrap();
+        assert_eq!(rules, Rules::for_profile(ScoringProfile::Evidence));
+        let args = [
+            "--min-overlap",
+            "0s",
+            "--same-device-jumps",
+            "true",
+            "--household-rules",
+            "false",
+            "--min-score",
+            "5",
+        ];
+        let rules = report(&args).unwrap().detect.resolve().unwrap();
+        assert_eq!(rules.min_overlap_seconds, 0);
+        assert!(rules.travel.same_device_counts);
+        assert!(!rules.devices_at_home_are_one_household && !rules.dual_stack_is_one_household);
+        assert_eq!(rules.min_score, 5.0);
+    }
+
+    #[test]
+    fn trusted_networks_parse_globally_and_per_user() {
+        let t = parse_trusted(&[
+            "100.64.0.0/10".into(),
+            "alice=203.0.113.0/24".into(),
+            "42=198.51.100.7".into(),
+        ])
+        .unwrap();
+        assert_eq!(t.global, vec!["100.64.0.0/10".parse::<ipnet::IpNet>().unwrap()]);
+        assert_eq!(t.per_user.len(), 2);
+        assert_eq!(t.per_user[1].1.to_string(), "198.51.100.7/32");
+        let e = parse_trusted(&["alice=nonsense".into()]).unwrap_err();
+        assert_eq!(e.flag, "--trusted-network");
+        assert!(parse_trusted(&["=10.0.0.0/8".into()]).is_err());
+    }
+
+    #[test]
+    fn ignored_users_are_kept_trimmed() {
+        let rules = report(&["--ignore-user", " Local ", "--ignore-user", "0"])
+            .unwrap()
+            .detect
+            .resolve()
+            .unwrap();
+        assert_eq!(rules.ignore_users, vec!["Local", "0"]);
     }
 
     #[test]

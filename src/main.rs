@@ -8,8 +8,7 @@ use plex_sharing_exporter::config::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
-    let filter =
-        EnvFilter::try_new(&cli.log_level).map_err(|e| anyhow::anyhow!("--log.level: {e}"))?;
+    let filter = EnvFilter::try_new(&cli.log_level).map_err(|e| anyhow::anyhow!("--log.level: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -26,10 +25,7 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");

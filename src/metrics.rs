@@ -91,11 +91,9 @@ const USER_GAUGES: [UserGauge; 12] = [
         "1 when the score is at least --min-score.",
         |f, _| f64::from(u8::from(f.flagged)),
     ),
-    (
-        "plex_sharing_user_plays",
-        "Sessions in the window.",
-        |f, _| f.plays as f64,
-    ),
+    ("plex_sharing_user_plays", "Sessions in the window.", |f, _| {
+        f.plays as f64
+    }),
     (
         "plex_sharing_user_watch_time_seconds",
         "Seconds played in the window.",
@@ -120,11 +118,7 @@ const USER_GAUGES: [UserGauge; 12] = [
 
 impl Collector for Exporter {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let snapshots: Vec<_> = self
-            .servers
-            .iter()
-            .map(|s| (s, s.snapshot(), s.health()))
-            .collect();
+        let snapshots: Vec<_> = self.servers.iter().map(|s| (s, s.snapshot(), s.health())).collect();
 
         // Per-user gauges: every user with history in the window or streaming now.
         let empty = crate::refresh::Live::default();
@@ -140,6 +134,7 @@ impl Collector for Exporter {
             plays: 0,
             watch_time_seconds: 0,
             networks: 0,
+            regular_networks: 0,
             concurrent_sessions: 0,
             concurrent_device_pairs: 0,
             teleportations: 0,
@@ -149,13 +144,7 @@ impl Collector for Exporter {
             timeline: Vec::new(),
             jumps: Vec::new(),
         };
-        let mut users: Vec<(
-            &str,
-            String,
-            &str,
-            &crate::detect::UserFinding,
-            &crate::refresh::Live,
-        )> = Vec::new();
+        let mut users: Vec<(&str, String, &str, &crate::detect::UserFinding, &crate::refresh::Live)> = Vec::new();
         for (server, snap, _) in &snapshots {
             let Some(snap) = snap else { continue };
             for f in &snap.findings {
@@ -177,11 +166,7 @@ impl Collector for Exporter {
             let help = format!("{help} {NOTE}");
             let mut m = enc.encode_descriptor(name, &help, None, MetricType::Gauge)?;
             for (server, id, user, f, live) in &users {
-                let labels = [
-                    ("server", *server),
-                    ("user_id", id.as_str()),
-                    ("user", *user),
-                ];
+                let labels = [("server", *server), ("user_id", id.as_str()), ("user", *user)];
                 ConstGauge::new(value(f, live)).encode(m.encode_family(&labels)?)?;
             }
         }
@@ -236,9 +221,7 @@ impl Collector for Exporter {
         )?;
         for (s, _, h) in &snapshots {
             for (reason, n) in &h.failures {
-                ConstCounter::new(*n).encode(
-                    m.encode_family(&[("server", s.name.as_str()), ("reason", *reason)])?,
-                )?;
+                ConstCounter::new(*n).encode(m.encode_family(&[("server", s.name.as_str()), ("reason", *reason)])?)?;
             }
         }
         let mut m = enc.encode_descriptor(
@@ -263,8 +246,7 @@ impl Collector for Exporter {
             MetricType::Counter,
         )?;
         for ((provider, outcome), n) in self.locator.stats().snapshot() {
-            ConstCounter::new(n)
-                .encode(m.encode_family(&[("provider", provider), ("outcome", outcome)])?)?;
+            ConstCounter::new(n).encode(m.encode_family(&[("provider", provider), ("outcome", outcome)])?)?;
         }
         let entries = [(Vec::new(), self.locator.cache_entries() as f64)];
         gauge_family(
@@ -277,10 +259,7 @@ impl Collector for Exporter {
         let build = [(
             vec![
                 ("version", env!("CARGO_PKG_VERSION")),
-                (
-                    "revision",
-                    option_env!("PSE_GIT_REVISION").unwrap_or("unknown"),
-                ),
+                ("revision", option_env!("PSE_GIT_REVISION").unwrap_or("unknown")),
             ],
             1.0,
         )];

@@ -175,16 +175,8 @@ impl Refresher {
         now: i64,
     ) -> Result<Snapshot, tautulli::Error> {
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        if self
-            .users_read_at
-            .is_none_or(|t| now - t >= secs(opts.users_refresh))
-        {
-            self.users = client
-                .users()
-                .await?
-                .into_iter()
-                .map(|u| (u.user_id, u))
-                .collect();
+        if self.users_read_at.is_none_or(|t| now - t >= secs(opts.users_refresh)) {
+            self.users = client.users().await?.into_iter().map(|u| (u.user_id, u)).collect();
             self.users_read_at = Some(now);
         }
         match self
@@ -205,21 +197,13 @@ impl Refresher {
             }
         }
         let live = live_by_user(&client.activity().await?);
-        let places = locator
-            .locate_all(addresses_to_locate(self.window.sessions()))
-            .await;
+        let places = locator.locate_all(addresses_to_locate(self.window.sessions())).await;
 
         let mut users = self.window.history_users().clone();
         users.extend(self.users.iter().map(|(k, v)| (*k, v.clone())));
         let window = &self.window;
         let mut findings = tokio::task::block_in_place(|| {
-            detect::analyze_all(
-                window.sessions(),
-                &users,
-                window.strings(),
-                &places,
-                &opts.rules,
-            )
+            detect::analyze_all(window.sessions(), &users, window.strings(), &places, &opts.rules)
         });
         sort_findings(&mut findings);
         let skipped = window.decode_stats().total_skipped();

@@ -186,10 +186,7 @@ mod tests {
                 until: NOW + 60
             }
         );
-        assert!(matches!(
-            w.plan(NOW + 86_400, 30, 3600, 86_400),
-            Fetch::Full { .. }
-        ));
+        assert!(matches!(w.plan(NOW + 86_400, 30, 3600, 86_400), Fetch::Full { .. }));
     }
 
     #[test]

@@ -11,7 +11,11 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::{Session, Strings, Sym, TimelineEntry};
+use super::household::Households;
+use super::travel::haversine_km;
+use std::sync::Arc;
+
+use super::{Network, Places, Session, Strings, Sym, TimelineEntry};
 
 /// Two sessions that ran at the same time from different devices and networks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,13 +25,17 @@ pub struct Overlap {
     /// History row id of the other session.
     pub second_row_id: i64,
     /// Device of the first session.
-    pub first_machine_id: String,
+    pub first_machine_id: Arc<str>,
     /// Device of the second session.
-    pub second_machine_id: String,
+    pub second_machine_id: Arc<str>,
     /// Address of the first session.
     pub first_ip: Option<IpAddr>,
     /// Address of the second session.
     pub second_ip: Option<IpAddr>,
+    /// Household (network) the first session counted as.
+    pub first_network: Network,
+    /// Household (network) the second session counted as.
+    pub second_network: Network,
     /// When both were running (epoch seconds): start of the overlap.
     pub started: i64,
     /// Seconds both were running.
@@ -45,36 +53,64 @@ pub struct Concurrency {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// What decides whether two overlapping sessions are evidence.
+#[derive(Debug, Clone, Copy)]
+pub struct OverlapRules<'a> {
+    /// Pause seconds that still count as watching.
+    pub pause_allowance: u32,
+    /// Shortest overlap that counts, seconds (and always more than zero).
+    pub min_overlap: u32,
+    /// The household of each session and the home of each device.
+    pub households: &'a Households,
+    /// Skip pairs of devices that share a home.
+    pub same_home_is_household: bool,
+    /// Skip a cellular session overlapping one located within this many km.
+    pub nearby_cellular_km: Option<f64>,
+    /// Where addresses are (for the cellular rule).
+    pub places: &'a Places,
+}
+
+fn nearby(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
+    match (a.ip.and_then(|ip| places.get(&ip)), b.ip.and_then(|ip| places.get(&ip))) {
+        (Some(pa), Some(pb)) => haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude) <= km,
+        _ => false,
+    }
+}
+
 /// Find overlapping pairs in `sessions` (one user's, sorted by `started`).
 ///
-/// A pair counts when the devices differ, both addresses are known and on different
-/// networks (see [`super::Network`]), and the effective intervals
-/// (`started` .. [`Session::effective_end`]) share more than zero seconds and at least
-/// `min_overlap` seconds. An unknown address is not evidence of another network.
-pub fn find(
-    sessions: &[&Session],
-    pause_allowance: u32,
-    min_overlap: u32,
-    strings: &Strings,
-) -> Concurrency {
+/// A pair counts when the devices differ, both sessions have a household
+/// ([`Households::session`]: known, not relayed, not trusted) and the households differ,
+/// the effective intervals (`started` .. [`Session::effective_end`]) share more than zero
+/// seconds and at least `min_overlap`, and the rules' household exceptions do not apply.
+pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> Concurrency {
+    let nets = &rules.households.session;
     let mut active: Vec<(i64, usize)> = Vec::new();
     let mut pairs: Vec<(usize, usize, i64)> = Vec::new();
     for (j, s) in sessions.iter().enumerate() {
         let start = s.started;
-        let end = s.effective_end(pause_allowance);
+        let end = s.effective_end(rules.pause_allowance);
         active.retain(|&(e, _)| e > start);
-        if let Some(net_s) = s.network() {
+        if let Some(net_s) = nets.get(j).copied().flatten() {
             for &(e, i) in &active {
                 let a = sessions[i];
                 if a.machine == s.machine {
                     continue;
                 }
-                match a.network() {
+                match nets.get(i).copied().flatten() {
                     Some(net_a) if net_a != net_s => {}
                     _ => continue,
                 }
+                if rules.same_home_is_household && rules.households.same_home(a.machine, s.machine) {
+                    continue;
+                }
+                if let Some(km) = rules.nearby_cellular_km {
+                    if (a.cellular || s.cellular) && nearby(a, s, rules.places, km) {
+                        continue;
+                    }
+                }
                 let seconds = e.min(end) - a.started.max(start);
-                if seconds > 0 && seconds >= i64::from(min_overlap) {
+                if seconds > 0 && seconds >= i64::from(rules.min_overlap) {
                     pairs.push((i, j, seconds));
                 }
             }
@@ -96,10 +132,12 @@ pub fn find(
             Overlap {
                 first_row_id: a.row_id,
                 second_row_id: b.row_id,
-                first_machine_id: strings.get(a.machine).to_string(),
-                second_machine_id: strings.get(b.machine).to_string(),
+                first_machine_id: strings.shared(a.machine),
+                second_machine_id: strings.shared(b.machine),
                 first_ip: a.ip,
                 second_ip: b.ip,
+                first_network: nets.get(i).copied().flatten().unwrap_or(Network::Lan),
+                second_network: nets.get(j).copied().flatten().unwrap_or(Network::Lan),
                 started: b.started.max(a.started),
                 seconds,
             }
@@ -112,13 +150,13 @@ pub fn find(
             TimelineEntry {
                 row_id: s.row_id,
                 started: s.started,
-                ended: s.effective_end(pause_allowance),
+                ended: s.effective_end(rules.pause_allowance),
                 play_seconds: s.play_seconds,
-                machine_id: strings.get(s.machine).to_string(),
-                platform: strings.get(s.platform).to_string(),
-                player: strings.get(s.player).to_string(),
+                machine_id: strings.shared(s.machine),
+                platform: strings.shared(s.platform),
+                player: strings.shared(s.player),
                 ip: s.ip,
-                title: strings.get(s.title).to_string(),
+                title: strings.shared(s.title),
             }
         })
         .collect();
@@ -134,8 +172,80 @@ mod tests {
     use super::super::testing::Builder;
     use super::*;
 
+    use super::super::household::households;
+    use super::super::{Rules, ScoringProfile, UserInfo};
+
+    fn user() -> UserInfo {
+        UserInfo {
+            user_id: 1,
+            name: "U".into(),
+            username: "u".into(),
+        }
+    }
+
+    /// The reference rules (no household exceptions) with a minimum overlap.
     fn run(b: &Builder, min_overlap: u32) -> Concurrency {
-        find(&b.sorted(), 0, min_overlap, &b.strings)
+        let rules = Rules::for_profile(ScoringProfile::Reference);
+        let sorted = b.sorted();
+        let h = households(&user(), &sorted, &rules);
+        let places = Places::new();
+        let r = OverlapRules {
+            pause_allowance: 0,
+            min_overlap,
+            households: &h,
+            same_home_is_household: false,
+            nearby_cellular_km: None,
+            places: &places,
+        };
+        find(&sorted, &r, &b.strings)
+    }
+
+    /// The evidence rules.
+    fn run_evidence(b: &Builder, places: &Places) -> Concurrency {
+        let rules = Rules::default();
+        let sorted = b.sorted();
+        let h = households(&user(), &sorted, &rules);
+        let r = OverlapRules {
+            pause_allowance: rules.pause_allowance_seconds,
+            min_overlap: rules.min_overlap_seconds,
+            households: &h,
+            same_home_is_household: true,
+            nearby_cellular_km: Some(50.0),
+            places,
+        };
+        find(&sorted, &r, &b.strings)
+    }
+
+    #[test]
+    fn a_household_member_away_from_home_is_not_another_household() {
+        let mut b = Builder::default();
+        for d in 0..5 {
+            b.add(1, "phone", "81.1.1.1", d * 86_400, 600);
+            b.add(1, "tv", "81.1.1.1", d * 86_400 + 1000, 600);
+        }
+        b.add(1, "tv", "81.1.1.1", 10 * 86_400, 3600);
+        b.add(1, "phone", "92.2.2.2", 10 * 86_400 + 60, 3600); // the phone at a hotel
+        assert!(run_evidence(&b, &Places::new()).overlaps.is_empty());
+        assert_eq!(run(&b, 0).overlaps.len(), 1, "the reference rules count it");
+        // A friend's device that lives elsewhere is another household.
+        b.add(1, "friend-tv", "93.3.3.3", 10 * 86_400 + 120, 3600);
+        let c = run_evidence(&b, &Places::new());
+        assert_eq!(c.overlaps.len(), 2);
+        assert_eq!(c.overlaps[0].second_network.to_string(), "93.3.3.3");
+    }
+
+    #[test]
+    fn a_cellular_phone_near_home_is_a_household_member() {
+        use super::super::testing::place;
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 0, 3600);
+        b.add(1, "phone", "99.9.9.9", 60, 3600).cellular = true;
+        let mut places = Places::new();
+        places.insert("81.1.1.1".parse().unwrap(), place("Home", 40.70, -74.00));
+        places.insert("99.9.9.9".parse().unwrap(), place("Near", 40.75, -73.95));
+        assert!(run_evidence(&b, &places).overlaps.is_empty());
+        places.insert("99.9.9.9".parse().unwrap(), place("Far", 51.5, -0.12));
+        assert_eq!(run_evidence(&b, &places).overlaps.len(), 1);
     }
 
     #[test]
@@ -226,19 +336,10 @@ mod tests {
     fn sweep_matches_all_pairs_on_a_dense_history() {
         // Brute force (the reference script's O(n²) loop) as the oracle.
         let mut b = Builder::default();
-        let ips = [
-            "81.1.1.1",
-            "82.1.1.1",
-            "192.168.1.2",
-            "10.1.1.1",
-            "2a02::1",
-            "2a02::2",
-        ];
+        let ips = ["81.1.1.1", "82.1.1.1", "192.168.1.2", "10.1.1.1", "2a02::1", "2a02::2"];
         let mut x: u64 = 7;
         for k in 0..300 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let dev = ["a", "b", "c", "d"][(x >> 33) as usize % 4];
             let ip = ips[(x >> 40) as usize % ips.len()];
             let start = (x >> 20) as i64 % 200_000;
@@ -251,11 +352,7 @@ mod tests {
         for (i, a) in sorted.iter().enumerate() {
             for c in &sorted[i + 1..] {
                 let (ea, ec) = (a.effective_end(0), c.effective_end(0));
-                if a.machine != c.machine
-                    && a.network() != c.network()
-                    && a.started < ec
-                    && c.started < ea
-                {
+                if a.machine != c.machine && a.network() != c.network() && a.started < ec && c.started < ea {
                     brute += 1;
                 }
             }

@@ -122,11 +122,7 @@ pub fn usage(sessions: &[&Session], strings: &Strings, heavy_device_plays: u32) 
     let mut ip_list: Vec<IpUsage> = ips
         .into_iter()
         .map(|(ip, i)| {
-            let mut platforms: Vec<String> = i
-                .platforms
-                .iter()
-                .map(|p| strings.get(*p).to_string())
-                .collect();
+            let mut platforms: Vec<String> = i.platforms.iter().map(|p| strings.get(*p).to_string()).collect();
             platforms.sort();
             platforms.dedup();
             IpUsage {
@@ -172,12 +168,7 @@ mod tests {
         assert_eq!(u.watch_time_seconds, 6 * 600 + 300);
         let tv = &u.devices[0];
         assert_eq!(
-            (
-                tv.machine_id.as_str(),
-                tv.plays,
-                tv.watch_time_seconds,
-                tv.heavy
-            ),
+            (tv.machine_id.as_str(), tv.plays, tv.watch_time_seconds, tv.heavy),
             ("tv", 6, 3600, true)
         );
         let phone = &u.devices[1];

@@ -6,12 +6,14 @@
 //!
 //! - [`network`]: which household an address belongs to.
 //! - [`devices`]: per-device and per-address usage.
+//! - [`household`]: which household each session counts as.
 //! - [`concurrency`]: streams from different devices *and* networks at the same time.
 //! - [`travel`]: impossible travel ("teleportation") between located sessions.
 //! - [`score`]: the suspicion score and its explanation.
 
 pub mod concurrency;
 pub mod devices;
+pub mod household;
 pub mod network;
 pub mod score;
 pub mod travel;
@@ -63,6 +65,11 @@ impl Strings {
         Sym(i)
     }
 
+    /// A shared copy of the string behind `sym`: cloning it allocates nothing.
+    pub fn shared(&self, sym: Sym) -> Arc<str> {
+        self.names.get(sym.0 as usize).cloned().unwrap_or_else(|| Arc::from(""))
+    }
+
     /// The string behind `sym` ("" for an unknown handle).
     pub fn get(&self, sym: Sym) -> &str {
         self.names.get(sym.0 as usize).map(|s| &**s).unwrap_or("")
@@ -106,6 +113,8 @@ pub struct Session {
     pub title: Sym,
     /// The stream went through Plex's relay: its address says nothing about location.
     pub relayed: bool,
+    /// Tautulli said the client was on a cellular network (`location: cellular`).
+    pub cellular: bool,
 }
 
 impl Session {
@@ -122,14 +131,9 @@ impl Session {
         if self.play_seconds == 0 {
             return self.stopped.max(self.started);
         }
-        let end = self.started
-            + i64::from(self.play_seconds)
-            + i64::from(self.paused_seconds.min(pause_allowance));
+        let end = self.started + i64::from(self.play_seconds) + i64::from(self.paused_seconds.min(pause_allowance));
         if self.stopped > self.started {
-            end.min(
-                self.stopped
-                    .max(self.started + i64::from(self.play_seconds)),
-            )
+            end.min(self.stopped.max(self.started + i64::from(self.play_seconds)))
         } else {
             end
         }
@@ -185,6 +189,38 @@ impl Place {
 /// Located public addresses. Private addresses are never in it.
 pub type Places = HashMap<IpAddr, Place>;
 
+/// Addresses that are never evidence of sharing: globally (a VPN range, the server
+/// owner's other sites) or for one user (their office, a second home).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trusted {
+    /// Trusted for everybody.
+    pub global: Vec<ipnet::IpNet>,
+    /// Trusted for one user: (user id, username or display name; case-insensitive), network.
+    pub per_user: Vec<(String, ipnet::IpNet)>,
+}
+
+impl Trusted {
+    /// True when `ip` is trusted for `user`.
+    pub fn contains(&self, user: &UserInfo, ip: IpAddr) -> bool {
+        let ip = network::canonical(ip);
+        self.global.iter().any(|n| n.contains(&ip))
+            || self
+                .per_user
+                .iter()
+                .any(|(who, n)| user.matches(who) && n.contains(&ip))
+    }
+}
+
+impl UserInfo {
+    /// True when `who` is this user's id, username or display name (case-insensitive).
+    pub fn matches(&self, who: &str) -> bool {
+        let who = who.trim();
+        who == self.user_id.to_string()
+            || (!self.username.is_empty() && who.eq_ignore_ascii_case(&self.username))
+            || who.to_lowercase() == self.name.to_lowercase()
+    }
+}
+
 /// All thresholds and weights detection uses; one value passed everywhere.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
@@ -192,8 +228,18 @@ pub struct Rules {
     pub heavy_device_plays: u32,
     /// Seconds of pause that still count as watching (see [`Session::effective_end`]).
     pub pause_allowance_seconds: u32,
-    /// Two sessions must overlap longer than this to be concurrent (0: any overlap).
+    /// Two sessions must overlap at least this long to be concurrent (and always > 0 s).
     pub min_overlap_seconds: u32,
+    /// A cellular session overlapping one located within `travel.min_distance_km` of it
+    /// is a household member out and about, not another household.
+    pub nearby_cellular_is_household: bool,
+    /// A network with at least this many plays is one the user "regularly" uses.
+    pub regular_network_plays: u32,
+    /// An IPv4 address and an IPv6 /64 used by one device within a day are one household.
+    pub dual_stack_is_one_household: bool,
+    /// Devices that play mostly from the same household are one household even when one
+    /// of them is elsewhere (cellular, VPN, hotel): their overlaps are not evidence.
+    pub devices_at_home_are_one_household: bool,
     /// Impossible-travel thresholds.
     pub travel: TravelRules,
     /// The score formula.
@@ -202,19 +248,69 @@ pub struct Rules {
     pub min_score: f64,
     /// Only flag users that have at least one concurrent session.
     pub concurrent_only: bool,
+    /// Addresses that are never evidence.
+    pub trusted: Trusted,
+    /// Users not analysed at all (id, username or display name).
+    pub ignore_users: Vec<String>,
+}
+
+impl Rules {
+    /// The rules of a scoring profile: its weights and the thresholds that go with them.
+    /// `Reference` reproduces the reference script's numbers; `Evidence` flags only
+    /// evidence of sharing.
+    pub fn for_profile(profile: ScoringProfile) -> Rules {
+        let scoring = Scoring::from_profile(profile);
+        match profile {
+            ScoringProfile::Reference => Rules {
+                heavy_device_plays: 5,
+                pause_allowance_seconds: 0,
+                min_overlap_seconds: 0,
+                nearby_cellular_is_household: false,
+                regular_network_plays: 3,
+                dual_stack_is_one_household: false,
+                devices_at_home_are_one_household: false,
+                travel: TravelRules {
+                    same_device_counts: true,
+                    ..TravelRules::default()
+                },
+                scoring,
+                min_score: 20.0,
+                concurrent_only: false,
+                trusted: Trusted::default(),
+                ignore_users: Vec::new(),
+            },
+            ScoringProfile::Evidence => Rules {
+                heavy_device_plays: 5,
+                pause_allowance_seconds: 600,
+                min_overlap_seconds: 120,
+                nearby_cellular_is_household: true,
+                regular_network_plays: 3,
+                dual_stack_is_one_household: true,
+                devices_at_home_are_one_household: true,
+                travel: TravelRules::default(),
+                scoring,
+                min_score: 30.0,
+                concurrent_only: false,
+                trusted: Trusted::default(),
+                ignore_users: Vec::new(),
+            },
+        }
+    }
+
+    /// The network a session counts as for evidence, or `None` when it cannot be
+    /// evidence: no address, relayed through Plex, or trusted.
+    pub fn evidence_network(&self, user: &UserInfo, s: &Session) -> Option<Network> {
+        let ip = s.ip?;
+        if s.relayed || self.trusted.contains(user, ip) {
+            return None;
+        }
+        Some(Network::of(ip))
+    }
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules {
-            heavy_device_plays: 5,
-            pause_allowance_seconds: 0,
-            min_overlap_seconds: 0,
-            travel: TravelRules::default(),
-            scoring: Scoring::from_profile(ScoringProfile::Reference),
-            min_score: 20.0,
-            concurrent_only: false,
-        }
+        Rules::for_profile(ScoringProfile::Evidence)
     }
 }
 
@@ -230,15 +326,15 @@ pub struct TimelineEntry {
     /// Seconds played.
     pub play_seconds: u32,
     /// Device id.
-    pub machine_id: String,
+    pub machine_id: Arc<str>,
     /// Device platform.
-    pub platform: String,
+    pub platform: Arc<str>,
     /// Player name.
-    pub player: String,
+    pub player: Arc<str>,
     /// Client address.
     pub ip: Option<IpAddr>,
     /// What was playing.
-    pub title: String,
+    pub title: Arc<str>,
 }
 
 /// Everything detection concluded about one user, with its evidence.
@@ -266,6 +362,8 @@ pub struct UserFinding {
     pub watch_time_seconds: u64,
     /// Distinct networks (LAN counts once).
     pub networks: usize,
+    /// Networks with at least `regular_network_plays` plays.
+    pub regular_networks: usize,
     /// Pairs of sessions from different devices and networks that overlap.
     pub concurrent_sessions: usize,
     /// Distinct device pairs among those overlaps.
@@ -303,6 +401,9 @@ pub fn analyze_all(
             name: user_id.to_string(),
             username: String::new(),
         });
+        if rules.ignore_users.iter().any(|who| info.matches(who)) {
+            continue;
+        }
         findings.push(analyze_user(&info, chunk, strings, places, rules));
     }
     findings
@@ -317,18 +418,29 @@ pub fn analyze_user(
     rules: &Rules,
 ) -> UserFinding {
     let usage = devices::usage(sessions, strings, rules.heavy_device_plays);
+    let homes = household::households(user, sessions, rules);
     let concurrency::Concurrency {
         overlaps,
         device_pairs: concurrent_device_pairs,
         timeline,
     } = concurrency::find(
         sessions,
-        rules.pause_allowance_seconds,
-        rules.min_overlap_seconds,
+        &concurrency::OverlapRules {
+            pause_allowance: rules.pause_allowance_seconds,
+            min_overlap: rules.min_overlap_seconds,
+            households: &homes,
+            same_home_is_household: rules.devices_at_home_are_one_household,
+            nearby_cellular_km: rules
+                .nearby_cellular_is_household
+                .then_some(rules.travel.min_distance_km),
+            places,
+        },
         strings,
     );
     let jumps = travel::find_jumps(
         sessions,
+        &homes.session,
+        rules.devices_at_home_are_one_household.then_some(&homes),
         places,
         strings,
         rules.pause_allowance_seconds,
@@ -341,6 +453,7 @@ pub fn analyze_user(
         concurrent_device_pairs,
         teleportations: jumps.len(),
         networks: usage.networks,
+        regular_networks: homes.regular(rules.regular_network_plays),
     };
     let score_terms = rules.scoring.terms(&counts);
     let score = score_terms.iter().map(|t| t.points).sum::<f64>();
@@ -357,6 +470,7 @@ pub fn analyze_user(
         plays: usage.plays,
         watch_time_seconds: usage.watch_time_seconds,
         networks: usage.networks,
+        regular_networks: counts.regular_networks,
         concurrent_sessions: overlaps.len(),
         concurrent_device_pairs,
         teleportations: jumps.len(),
@@ -382,14 +496,7 @@ pub(crate) mod testing {
 
     impl Builder {
         /// Adds a session: device, address, start, played seconds.
-        pub fn add(
-            &mut self,
-            user_id: i64,
-            device: &str,
-            ip: &str,
-            started: i64,
-            play: u32,
-        ) -> &mut Session {
+        pub fn add(&mut self, user_id: i64, device: &str, ip: &str, started: i64, play: u32) -> &mut Session {
             let machine = self.strings.intern(device);
             let platform = self.strings.intern(&format!("{device}-platform"));
             let player = self.strings.intern(&format!("{device}-player"));
@@ -408,6 +515,7 @@ pub(crate) mod testing {
                 player,
                 title,
                 relayed: false,
+                cellular: false,
             });
             self.sessions.last_mut().expect("just pushed")
         }
@@ -472,13 +580,7 @@ mod tests {
                 username: "two".into(),
             },
         )]);
-        let f = analyze_all(
-            &b.sessions,
-            &users,
-            &b.strings,
-            &Places::new(),
-            &Rules::default(),
-        );
+        let f = analyze_all(&b.sessions, &users, &b.strings, &Places::new(), &Rules::default());
         assert_eq!(f.len(), 2);
         assert_eq!((f[0].user_id, f[0].user.as_str(), f[0].plays), (1, "1", 1));
         assert_eq!(

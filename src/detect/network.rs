@@ -36,6 +36,12 @@ impl Network {
     }
 }
 
+impl serde::Serialize for Network {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -103,19 +109,10 @@ mod tests {
 
     #[test]
     fn addresses_next_to_private_ranges_are_public() {
-        assert_eq!(
-            net("172.32.0.1"),
-            Network::V4("172.32.0.1".parse().unwrap())
-        );
-        assert_eq!(
-            net("172.15.255.1"),
-            Network::V4("172.15.255.1".parse().unwrap())
-        );
+        assert_eq!(net("172.32.0.1"), Network::V4("172.32.0.1".parse().unwrap()));
+        assert_eq!(net("172.15.255.1"), Network::V4("172.15.255.1".parse().unwrap()));
         assert_eq!(net("11.0.0.1"), Network::V4("11.0.0.1".parse().unwrap()));
-        assert_eq!(
-            net("192.169.0.1"),
-            Network::V4("192.169.0.1".parse().unwrap())
-        );
+        assert_eq!(net("192.169.0.1"), Network::V4("192.169.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -21,12 +21,17 @@ pub struct Counts {
     pub teleportations: usize,
     /// Distinct networks.
     pub networks: usize,
+    /// Networks with at least `regular_network_plays` plays.
+    pub regular_networks: usize,
 }
 
 /// A named set of weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScoringProfile {
+    /// Evidence of sharing only: streams overlapping across households, impossible
+    /// travel, many regularly used networks. Device counts are shown but score nothing.
+    Evidence,
     /// The reference script's formula and weights, unchanged.
     Reference,
 }
@@ -35,9 +40,10 @@ impl FromStr for ScoringProfile {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "evidence" => Ok(ScoringProfile::Evidence),
             "reference" => Ok(ScoringProfile::Reference),
             other => Err(format!(
-                "unknown scoring profile {other:?} (known: reference)"
+                "unknown scoring profile {other:?} (known: evidence, reference)"
             )),
         }
     }
@@ -46,6 +52,7 @@ impl FromStr for ScoringProfile {
 impl fmt::Display for ScoringProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ScoringProfile::Evidence => f.write_str("evidence"),
             ScoringProfile::Reference => f.write_str("reference"),
         }
     }
@@ -64,9 +71,11 @@ pub struct Weights {
     pub concurrent_session_cap: usize,
     /// Per heavy device beyond the first.
     pub extra_heavy_device: f64,
-    /// Per impossible-travel jump.
+    /// Per impossible-travel jump, up to `teleportation_cap` jumps.
     pub teleportation: f64,
-    /// Per network beyond the first.
+    /// Cap on the jumps that score.
+    pub teleportation_cap: usize,
+    /// Per regularly used network beyond the first two (home and one more).
     pub extra_network: f64,
 }
 
@@ -105,7 +114,18 @@ impl Scoring {
                 concurrent_session_cap: 50,
                 extra_heavy_device: 15.0,
                 teleportation: 30.0,
+                teleportation_cap: usize::MAX,
                 extra_network: 0.0,
+            },
+            ScoringProfile::Evidence => Weights {
+                extra_device: 0.0,
+                concurrent_device_pair: 20.0,
+                concurrent_session: 5.0,
+                concurrent_session_cap: 16,
+                extra_heavy_device: 0.0,
+                teleportation: 20.0,
+                teleportation_cap: 10,
+                extra_network: 10.0,
             },
         };
         Scoring { profile, weights }
@@ -130,13 +150,13 @@ impl Scoring {
             ),
             term(
                 "concurrent_device_pairs",
-                "device pairs streaming at the same time from different networks",
+                "device pairs streaming at the same time from different households",
                 c.concurrent_device_pairs,
                 w.concurrent_device_pair,
             ),
             term(
                 "concurrent_sessions",
-                "overlapping session pairs from different devices and networks (capped)",
+                "overlapping session pairs from different devices and households (capped)",
                 c.concurrent_sessions.min(w.concurrent_session_cap),
                 w.concurrent_session,
             ),
@@ -148,14 +168,14 @@ impl Scoring {
             ),
             term(
                 "teleportations",
-                "impossible-travel jumps",
-                c.teleportations,
+                "impossible-travel jumps (capped)",
+                c.teleportations.min(w.teleportation_cap),
                 w.teleportation,
             ),
             term(
-                "extra_networks",
-                "networks beyond the first",
-                c.networks.saturating_sub(1),
+                "extra_regular_networks",
+                "regularly used networks beyond the first two",
+                c.regular_networks.saturating_sub(2),
                 w.extra_network,
             ),
         ]
@@ -185,8 +205,13 @@ mod tests {
             concurrent_device_pairs: 2,
             teleportations: 1,
             networks: 5,
+            regular_networks: 5,
         };
-        assert_eq!(reference().score(&c), 154.0);
+        assert_eq!(
+            reference().score(&c),
+            154.0,
+            "regular networks score nothing in the reference"
+        );
     }
 
     #[test]
@@ -225,21 +250,50 @@ mod tests {
         };
         let terms = reference().terms(&c);
         assert_eq!(terms.len(), 6);
-        assert_eq!(
-            terms.iter().map(|t| t.points).sum::<f64>(),
-            10.0 + 25.0 + 6.0
-        );
-        assert!(terms
-            .iter()
-            .all(|t| !t.name.is_empty() && !t.description.is_empty()));
+        assert_eq!(terms.iter().map(|t| t.points).sum::<f64>(), 10.0 + 25.0 + 6.0);
+        assert!(terms.iter().all(|t| !t.name.is_empty() && !t.description.is_empty()));
+    }
+
+    fn evidence() -> Scoring {
+        Scoring::from_profile(ScoringProfile::Evidence)
+    }
+
+    #[test]
+    fn evidence_scores_nothing_for_devices_alone() {
+        let c = Counts {
+            devices: 5,
+            heavy_devices: 5,
+            networks: 1,
+            regular_networks: 1,
+            ..Counts::default()
+        };
+        assert_eq!(evidence().score(&c), 0.0);
+    }
+
+    #[test]
+    fn evidence_score_by_hand() {
+        // 1 pair * 20 + min(4,16) * 5 + min(3,10) * 20 + (4-2) * 10 = 20 + 20 + 60 + 20 = 120
+        let c = Counts {
+            devices: 4,
+            heavy_devices: 2,
+            concurrent_sessions: 4,
+            concurrent_device_pairs: 1,
+            teleportations: 3,
+            networks: 9,
+            regular_networks: 4,
+        };
+        assert_eq!(evidence().score(&c), 120.0);
+        let many = Counts {
+            teleportations: 40,
+            ..Counts::default()
+        };
+        assert_eq!(evidence().score(&many), 200.0, "jumps are capped at 10");
     }
 
     #[test]
     fn profile_names_parse() {
-        assert_eq!(
-            "reference".parse::<ScoringProfile>(),
-            Ok(ScoringProfile::Reference)
-        );
+        assert_eq!("evidence".parse::<ScoringProfile>(), Ok(ScoringProfile::Evidence));
+        assert_eq!("reference".parse::<ScoringProfile>(), Ok(ScoringProfile::Reference));
         assert!("nope".parse::<ScoringProfile>().is_err());
     }
 }

@@ -15,7 +15,11 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::household::Households;
 use super::{network, Network, Place, Places, Session, Strings};
+
+/// The household network of each session (see [`super::household`]); `None` = not evidence.
+pub type SessionNetworks<'a> = &'a [Option<Network>];
 
 /// Thresholds for impossible travel.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +28,8 @@ pub struct TravelRules {
     pub min_distance_km: f64,
     /// Faster than this is impossible (about the cruising speed of an airliner).
     pub max_speed_kmh: f64,
-    /// Count jumps between two sessions of the same device (a VPN switching exits
-    /// looks exactly like this).
+    /// Count jumps between two sessions of the same device. Off by default: a VPN
+    /// switching exits looks exactly like this.
     pub same_device_counts: bool,
 }
 
@@ -34,7 +38,7 @@ impl Default for TravelRules {
         TravelRules {
             min_distance_km: 50.0,
             max_speed_kmh: 900.0,
-            same_device_counts: true,
+            same_device_counts: false,
         }
     }
 }
@@ -53,9 +57,9 @@ pub struct JumpEnd {
     /// Where GeoIP puts it.
     pub place: Place,
     /// Device id.
-    pub machine_id: String,
+    pub machine_id: std::sync::Arc<str>,
     /// Device platform.
-    pub platform: String,
+    pub platform: std::sync::Arc<str>,
 }
 
 /// Two sessions too far apart for the time between them.
@@ -78,8 +82,7 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     const R: f64 = 6371.0;
     let dlat = (lat2 - lat1).to_radians();
     let dlon = (lon2 - lon1).to_radians();
-    let a = (dlat / 2.0).sin().powi(2)
-        + lat1.to_radians().cos() * lat2.to_radians().cos() * (dlon / 2.0).sin().powi(2);
+    let a = (dlat / 2.0).sin().powi(2) + lat1.to_radians().cos() * lat2.to_radians().cos() * (dlon / 2.0).sin().powi(2);
     R * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
 }
 
@@ -94,6 +97,8 @@ struct Event<'a> {
 /// Find the jumps in one user's `sessions` (sorted by `started`).
 pub fn find_jumps(
     sessions: &[&Session],
+    networks: SessionNetworks,
+    same_home_overlap: Option<&Households>,
     places: &Places,
     strings: &Strings,
     pause_allowance: u32,
@@ -105,13 +110,15 @@ pub fn find_jumps(
         if s.relayed || network::is_private(ip) {
             continue;
         }
-        let Some(place) = places.get(&ip) else {
+        let Some(network) = networks.get(index).copied().flatten() else {
+            continue;
+        };
+        let Some(place) = places.get(&network::canonical(ip)) else {
             continue;
         };
         if place.city.as_deref().is_none_or(str::is_empty) {
             continue;
         }
-        let network = Network::of(ip);
         events.push(Event {
             time: s.started,
             index,
@@ -140,15 +147,18 @@ pub fn find_jumps(
         if !rules.same_device_counts && sa.machine == sb.machine {
             continue;
         }
-        let radii =
-            a.place.accuracy_radius_km.unwrap_or(0.0) + b.place.accuracy_radius_km.unwrap_or(0.0);
-        let distance_km = (haversine_km(
-            a.place.latitude,
-            a.place.longitude,
-            b.place.latitude,
-            b.place.longitude,
-        ) - radii)
-            .max(0.0);
+        // Two devices of one household running at the same time in two places: one of
+        // them is away (a trip, a VPN). Concurrency already judged that; not travel.
+        if let Some(h) = same_home_overlap {
+            let overlap =
+                sa.started < sb.effective_end(pause_allowance) && sb.started < sa.effective_end(pause_allowance);
+            if overlap && h.same_home(sa.machine, sb.machine) {
+                continue;
+            }
+        }
+        let radii = a.place.accuracy_radius_km.unwrap_or(0.0) + b.place.accuracy_radius_km.unwrap_or(0.0);
+        let distance_km =
+            (haversine_km(a.place.latitude, a.place.longitude, b.place.latitude, b.place.longitude) - radii).max(0.0);
         if distance_km < rules.min_distance_km {
             continue;
         }
@@ -170,8 +180,8 @@ pub fn find_jumps(
             event: if e.start { "start" } else { "stop" },
             ip: s.ip.unwrap_or(IpAddr::from([0, 0, 0, 0])),
             place: e.place.clone(),
-            machine_id: strings.get(s.machine).to_string(),
-            platform: strings.get(s.platform).to_string(),
+            machine_id: strings.shared(s.machine),
+            platform: strings.shared(s.platform),
         };
         jumps.push(Jump {
             from: end(a, sa),
@@ -191,27 +201,22 @@ mod tests {
 
     fn places() -> Places {
         let mut p = Places::new();
-        p.insert(
-            "81.1.1.1".parse().unwrap(),
-            place("New York", 40.7128, -74.0060),
-        );
-        p.insert(
-            "81.1.1.2".parse().unwrap(),
-            place("Jersey City", 40.7178, -74.0431),
-        );
-        p.insert(
-            "82.2.2.2".parse().unwrap(),
-            place("London", 51.5074, -0.1278),
-        );
-        p.insert(
-            "83.3.3.3".parse().unwrap(),
-            place("Boston", 42.3601, -71.0589),
-        );
+        p.insert("81.1.1.1".parse().unwrap(), place("New York", 40.7128, -74.0060));
+        p.insert("81.1.1.2".parse().unwrap(), place("Jersey City", 40.7178, -74.0431));
+        p.insert("82.2.2.2".parse().unwrap(), place("London", 51.5074, -0.1278));
+        p.insert("83.3.3.3".parse().unwrap(), place("Boston", 42.3601, -71.0589));
         p
     }
 
+    fn nets(b: &Builder) -> Vec<Option<Network>> {
+        b.sorted()
+            .iter()
+            .map(|s| if s.relayed { None } else { s.network() })
+            .collect()
+    }
+
     fn jumps(b: &Builder, rules: &TravelRules) -> Vec<Jump> {
-        find_jumps(&b.sorted(), &places(), &b.strings, 0, rules)
+        find_jumps(&b.sorted(), &nets(b), None, &places(), &b.strings, 0, rules)
     }
 
     #[test]
@@ -237,7 +242,7 @@ mod tests {
     fn a_plausible_flight_is_not_a_jump() {
         let mut b = Builder::default();
         b.add(1, "laptop", "81.1.1.1", 0, 1800);
-        b.add(1, "laptop", "82.2.2.2", 1800 + 8 * 3600, 600); // 5570 km in 8 h = 696 km/h
+        b.add(1, "phone", "82.2.2.2", 1800 + 8 * 3600, 600); // 5570 km in 8 h = 696 km/h
         assert!(jumps(&b, &TravelRules::default()).is_empty());
     }
 
@@ -261,7 +266,7 @@ mod tests {
         let mut b = Builder::default();
         b.add(1, "tv", "81.1.1.1", 0, 600);
         b.add(1, "phone", "83.3.3.3", 700, 600);
-        assert!(find_jumps(&b.sorted(), &p, &b.strings, 0, &TravelRules::default()).is_empty());
+        assert!(find_jumps(&b.sorted(), &nets(&b), None, &p, &b.strings, 0, &TravelRules::default()).is_empty());
         assert_eq!(jumps(&b, &TravelRules::default()).len(), 1);
     }
 
@@ -292,28 +297,31 @@ mod tests {
         b.add(1, "phone", "99.9.9.9", 2100, 600); // not in the table
         b.add(1, "phone", "84.4.4.4", 2800, 600); // country centroid
         b.add(1, "tv", "81.1.1.1", 3500, 600);
-        assert!(find_jumps(&b.sorted(), &p, &b.strings, 0, &TravelRules::default()).is_empty());
+        assert!(find_jumps(&b.sorted(), &nets(&b), None, &p, &b.strings, 0, &TravelRules::default()).is_empty());
     }
 
     #[test]
-    fn same_device_jumps_can_be_ignored() {
+    fn same_device_jumps_count_only_when_asked() {
         let mut b = Builder::default();
         b.add(1, "laptop", "81.1.1.1", 0, 600);
         b.add(1, "laptop", "82.2.2.2", 700, 600);
-        assert_eq!(jumps(&b, &TravelRules::default()).len(), 1);
+        assert!(
+            jumps(&b, &TravelRules::default()).is_empty(),
+            "a VPN hop on one device is not travel"
+        );
         let rules = TravelRules {
-            same_device_counts: false,
+            same_device_counts: true,
             ..TravelRules::default()
         };
-        assert!(jumps(&b, &rules).is_empty());
+        assert_eq!(jumps(&b, &rules).len(), 1, "the reference counts it");
     }
 
     #[test]
     fn a_teleporter_going_and_coming_back_makes_two_jumps() {
         let mut b = Builder::default();
         b.add(1, "phone", "81.1.1.1", 0, 1800);
-        b.add(1, "phone", "82.2.2.2", 2400, 1800);
-        b.add(1, "laptop", "81.1.1.1", 4800, 1800);
+        b.add(1, "laptop", "82.2.2.2", 2400, 1800);
+        b.add(1, "phone", "81.1.1.1", 4800, 1800);
         assert_eq!(jumps(&b, &TravelRules::default()).len(), 2);
     }
 }

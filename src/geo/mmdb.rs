@@ -20,9 +20,7 @@ pub struct MmdbProvider {
 
 impl std::fmt::Debug for MmdbProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MmdbProvider")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("MmdbProvider").field("path", &self.path).finish()
     }
 }
 
@@ -59,13 +57,14 @@ impl MmdbProvider {
 
     /// Where `ip` is, or `None` when the database has no (usable) record.
     pub fn locate(&self, ip: IpAddr) -> Result<Option<Place>, GeoError> {
-        let lookup = self.reader.lookup(ip).map_err(|e| GeoError::Lookup {
-            detail: e.to_string(),
-        });
+        let lookup = self
+            .reader
+            .lookup(ip)
+            .map_err(|e| GeoError::Lookup { detail: e.to_string() });
         let record: Option<Value> = match lookup {
-            Ok(result) => result.decode().map_err(|e| GeoError::Lookup {
-                detail: e.to_string(),
-            })?,
+            Ok(result) => result
+                .decode()
+                .map_err(|e| GeoError::Lookup { detail: e.to_string() })?,
             // An IPv6 address in an IPv4-only database: simply unknown.
             Err(_) if ip.is_ipv6() => None,
             Err(e) => return Err(e),
@@ -90,10 +89,8 @@ fn number(v: Option<&Value>) -> Option<f64> {
 /// DB-IP layout (`city`, `latitude`, `state1`, `country_code`, ...).
 fn place_from_record(r: &Value) -> Option<Place> {
     let location = r.get("location");
-    let latitude =
-        number(location.and_then(|l| l.get("latitude"))).or_else(|| number(r.get("latitude")))?;
-    let longitude =
-        number(location.and_then(|l| l.get("longitude"))).or_else(|| number(r.get("longitude")))?;
+    let latitude = number(location.and_then(|l| l.get("latitude"))).or_else(|| number(r.get("latitude")))?;
+    let longitude = number(location.and_then(|l| l.get("longitude"))).or_else(|| number(r.get("longitude")))?;
     let region = text(r.get("subdivisions").and_then(|s| s.get(0)))
         .or_else(|| text(r.get("state1")))
         .or_else(|| text(r.get("region")));
@@ -111,7 +108,6 @@ fn place_from_record(r: &Value) -> Option<Place> {
         country_code,
         latitude,
         longitude,
-        accuracy_radius_km: number(location.and_then(|l| l.get("accuracy_radius")))
-            .filter(|a| *a > 0.0),
+        accuracy_radius_km: number(location.and_then(|l| l.get("accuracy_radius"))).filter(|a| *a > 0.0),
     })
 }

@@ -134,9 +134,7 @@ impl LookupStats {
 impl std::fmt::Debug for Locator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.providers.iter().map(Provider::name).collect();
-        f.debug_struct("Locator")
-            .field("providers", &names)
-            .finish()
+        f.debug_struct("Locator").field("providers", &names).finish()
     }
 }
 
@@ -188,11 +186,7 @@ impl Locator {
             return None;
         }
         let ip = network::canonical(ip);
-        let entry = self
-            .cache
-            .entry(ip)
-            .or_insert_with(self.ask_providers(ip))
-            .await;
+        let entry = self.cache.entry(ip).or_insert_with(self.ask_providers(ip)).await;
         if !entry.is_fresh() {
             self.stats.add("cache", "hit");
         }
@@ -218,18 +212,12 @@ impl Locator {
                 }
             }
         }
-        Located {
-            place: None,
-            failed,
-        }
+        Located { place: None, failed }
     }
 
     /// Locate every distinct public address in `ips`, a bounded number at a time.
     pub async fn locate_all<I: IntoIterator<Item = IpAddr>>(&self, ips: I) -> Places {
-        let mut distinct: Vec<IpAddr> = ips
-            .into_iter()
-            .filter(|ip| !network::is_private(*ip))
-            .collect();
+        let mut distinct: Vec<IpAddr> = ips.into_iter().filter(|ip| !network::is_private(*ip)).collect();
         distinct.sort_unstable();
         distinct.dedup();
         let places = stream::iter(distinct)
@@ -252,10 +240,7 @@ mod tests {
     fn table() -> Provider {
         Provider::Table(Arc::new(HashMap::from([
             ("81.1.1.1".parse().unwrap(), place("New York", 40.7, -74.0)),
-            (
-                "2a02:a440::1".parse().unwrap(),
-                place("Amsterdam", 52.4, 4.9),
-            ),
+            ("2a02:a440::1".parse().unwrap(), place("Amsterdam", 52.4, 4.9)),
         ])))
     }
 
@@ -271,10 +256,7 @@ mod tests {
     async fn second_lookup_of_an_address_is_a_cache_hit() {
         let loc = Locator::new(vec![table()], CacheOptions::default());
         let ip: IpAddr = "81.1.1.1".parse().unwrap();
-        assert_eq!(
-            loc.locate(ip).await.unwrap().city.as_deref(),
-            Some("New York")
-        );
+        assert_eq!(loc.locate(ip).await.unwrap().city.as_deref(), Some("New York"));
         assert!(loc.locate(ip).await.is_some());
         let s = loc.stats().snapshot();
         assert_eq!(s.get(&("table", "hit")), Some(&1));
@@ -286,16 +268,7 @@ mod tests {
         let empty = Provider::Table(Arc::new(HashMap::new()));
         let loc = Locator::new(vec![empty, table()], CacheOptions::default());
         let places = loc
-            .locate_all(
-                [
-                    "81.1.1.1",
-                    "81.1.1.1",
-                    "10.0.0.1",
-                    "2a02:a440::1",
-                    "9.9.9.9",
-                ]
-                .map(|s| s.parse().unwrap()),
-            )
+            .locate_all(["81.1.1.1", "81.1.1.1", "10.0.0.1", "2a02:a440::1", "9.9.9.9"].map(|s| s.parse().unwrap()))
             .await;
         assert_eq!(places.len(), 2);
         let s = loc.stats().snapshot();

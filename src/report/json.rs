@@ -96,11 +96,7 @@ pub fn document<'a>(
                 ip_locations: f
                     .ip_usage
                     .iter()
-                    .filter_map(|u| {
-                        ctx.locations
-                            .get(&u.ip)
-                            .map(|l| (u.ip.to_string(), l.clone()))
-                    })
+                    .filter_map(|u| ctx.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
                     .collect(),
             })
             .collect(),

@@ -27,11 +27,7 @@ pub fn device_report(
     max_speed_kmh: f64,
 ) -> io::Result<()> {
     writeln!(out, "\n{RULE}")?;
-    writeln!(
-        out,
-        " DEVICE BREAKDOWN  —  {} user(s) flagged",
-        flagged.len()
-    )?;
+    writeln!(out, " DEVICE BREAKDOWN  —  {} user(s) flagged", flagged.len())?;
     writeln!(out, "{RULE}\n")?;
     for r in flagged {
         writeln!(out, "  {}  (user_id: {})", r.user, r.user_id)?;
@@ -79,11 +75,7 @@ pub fn device_report(
             )?;
         }
         if !r.jumps.is_empty() {
-            writeln!(
-                out,
-                "\n    TELEPORTATION DETECTED  ({} event(s)):",
-                r.jumps.len()
-            )?;
+            writeln!(out, "\n    TELEPORTATION DETECTED  ({} event(s)):", r.jumps.len())?;
             for j in r.jumps.iter().take(10) {
                 let (f, t) = (&j.from, &j.to);
                 let city = |p: &crate::detect::Place| p.city.clone().unwrap_or_else(|| "?".into());
@@ -112,27 +104,15 @@ pub fn device_report(
 }
 
 /// Chronological view of the sessions that overlap across devices and networks.
-pub fn timeline_report(
-    out: &mut dyn Write,
-    flagged: &[&UserFinding],
-    ctx: &Context,
-) -> io::Result<()> {
+pub fn timeline_report(out: &mut dyn Write, flagged: &[&UserFinding], ctx: &Context) -> io::Result<()> {
     writeln!(out, "\n{RULE}")?;
-    writeln!(
-        out,
-        " SESSION TIMELINE  —  {} user(s) flagged",
-        flagged.len()
-    )?;
+    writeln!(out, " SESSION TIMELINE  —  {} user(s) flagged", flagged.len())?;
     writeln!(out, "{RULE}\n")?;
     for r in flagged {
         if r.plays == 0 {
             continue;
         }
-        writeln!(
-            out,
-            "  {}  (user_id: {})  —  score: {}",
-            r.user, r.user_id, r.score
-        )?;
+        writeln!(out, "  {}  (user_id: {})  —  score: {}", r.user, r.user_id, r.score)?;
         writeln!(out)?;
         if r.timeline.is_empty() {
             writeln!(out, "    (no concurrent sessions)")?;
@@ -146,10 +126,8 @@ pub fn timeline_report(
                 writeln!(out, "    {date}")?;
                 current_date = date;
             }
-            let ip =
-                s.ip.map(|ip| ip_display(&ip, ctx))
-                    .unwrap_or_else(|| "?".into());
-            let mut title = s.title.clone();
+            let ip = s.ip.map(|ip| ip_display(&ip, ctx)).unwrap_or_else(|| "?".into());
+            let mut title = s.title.to_string();
             if title.is_empty() {
                 title = "?".into();
             }

@@ -50,17 +50,17 @@ pub struct SessionSpec {
     pub title: String,
     /// Through Plex's relay.
     pub relayed: bool,
+    /// On a cellular network (`location: cellular`).
+    pub cellular: bool,
 }
 
 impl SessionSpec {
     /// The row exactly as Tautulli's `get_history` (grouping=0) returns it.
     pub fn to_row(&self) -> Value {
         let stopped = self.started + self.play + self.paused;
-        let location = if crate::detect::network::is_private(
-            self.ip
-                .parse()
-                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
-        ) {
+        let location = if self.cellular {
+            "cellular"
+        } else if crate::detect::network::is_private(self.ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))) {
             "lan"
         } else {
             "wan"
@@ -225,17 +225,11 @@ impl FakeTautulli {
     /// The HTTP routes, with the API under `{root}/api/v2`.
     pub fn router(self: &Arc<Self>, root: &str) -> Router {
         let path = format!("{}/api/v2", root.trim_end_matches('/'));
-        Router::new()
-            .route(&path, get(handle))
-            .with_state(self.clone())
+        Router::new().route(&path, get(handle)).with_state(self.clone())
     }
 
     /// Serve on `addr` (port 0 picks one) in the background; returns the bound address.
-    pub async fn spawn(
-        self: &Arc<Self>,
-        addr: SocketAddr,
-        root: &str,
-    ) -> std::io::Result<SocketAddr> {
+    pub async fn spawn(self: &Arc<Self>, addr: SocketAddr, root: &str) -> std::io::Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let app = self.router(root);
@@ -271,10 +265,7 @@ fn exception() -> Response {
 
 const COMMANDS: &str = "get_activity, get_geoip_lookup, get_history, get_users_table";
 
-async fn handle(
-    State(s): State<Arc<FakeTautulli>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn handle(State(s): State<Arc<FakeTautulli>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let fault = s.fault.lock().ok().and_then(|f| f.clone());
     let cmd = q.get("cmd").cloned().unwrap_or_default();
     if let Ok(mut log) = s.log.lock() {
@@ -313,14 +304,10 @@ async fn handle(
         return error("Parameter apikey is required");
     };
     if cmd.is_empty() {
-        return error(&format!(
-            "Parameter cmd is required. Possible commands are: {COMMANDS}"
-        ));
+        return error(&format!("Parameter cmd is required. Possible commands are: {COMMANDS}"));
     }
     if !COMMANDS.split(", ").any(|c| c == cmd) {
-        return error(&format!(
-            "Unknown command: {cmd}. Possible commands are: {COMMANDS}"
-        ));
+        return error(&format!("Unknown command: {cmd}. Possible commands are: {COMMANDS}"));
     }
     if *key != s.api_key {
         return error("Invalid apikey");
@@ -343,32 +330,19 @@ async fn handle(
         }
         "get_history" => history(&data, &q),
         "get_geoip_lookup" => {
-            let ip = q
-                .get("ip_address")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default();
+            let ip = q.get("ip_address").map(|s| s.trim().to_string()).unwrap_or_default();
             if ip.is_empty() {
                 return error("No IP address provided.");
             }
             if ip.parse::<std::net::IpAddr>().is_err() {
                 let m = format!("Invalid IP address provided: {ip}");
-                return envelope(
-                    StatusCode::BAD_REQUEST,
-                    "error",
-                    Some(&m),
-                    json!({"error": m}),
-                );
+                return envelope(StatusCode::BAD_REQUEST, "error", Some(&m), json!({"error": m}));
             }
             match data.dataset.geo.get(&ip) {
                 Some(g) => envelope(StatusCode::OK, "success", None, g.clone()),
                 None => {
                     let m = format!("Failed to lookup GeoIP info for address: {ip}");
-                    envelope(
-                        StatusCode::BAD_REQUEST,
-                        "error",
-                        Some(&m),
-                        json!({"error": m}),
-                    )
+                    envelope(StatusCode::BAD_REQUEST, "error", Some(&m), json!({"error": m}))
                 }
             }
         }
@@ -454,21 +428,13 @@ mod tests {
     }
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn length_minus_one_drops_the_last_row_like_tautulli() {
         let r = rows(5);
-        assert_eq!(
-            page(r.iter().collect(), &q(&[("length", "-1")]))
-                .unwrap()
-                .len(),
-            4
-        );
+        assert_eq!(page(r.iter().collect(), &q(&[("length", "-1")])).unwrap().len(), 4);
         assert_eq!(page(r.iter().collect(), &q(&[])).unwrap().len(), 5);
         assert_eq!(
             page(r.iter().collect(), &q(&[("start", "3"), ("length", "25")]))

@@ -36,59 +36,17 @@ pub struct Scenario {
 }
 
 const CITIES: [(&str, &str, &str, &str, f64, f64); 12] = [
-    (
-        "New York",
-        "New York",
-        "United States",
-        "US",
-        40.7128,
-        -74.0060,
-    ),
-    (
-        "Chicago",
-        "Illinois",
-        "United States",
-        "US",
-        41.8781,
-        -87.6298,
-    ),
-    (
-        "Los Angeles",
-        "California",
-        "United States",
-        "US",
-        34.0522,
-        -118.2437,
-    ),
-    (
-        "Seattle",
-        "Washington",
-        "United States",
-        "US",
-        47.6062,
-        -122.3321,
-    ),
+    ("New York", "New York", "United States", "US", 40.7128, -74.0060),
+    ("Chicago", "Illinois", "United States", "US", 41.8781, -87.6298),
+    ("Los Angeles", "California", "United States", "US", 34.0522, -118.2437),
+    ("Seattle", "Washington", "United States", "US", 47.6062, -122.3321),
     ("Toronto", "Ontario", "Canada", "CA", 43.6532, -79.3832),
-    (
-        "London",
-        "England",
-        "United Kingdom",
-        "GB",
-        51.5074,
-        -0.1278,
-    ),
+    ("London", "England", "United Kingdom", "GB", 51.5074, -0.1278),
     ("Paris", "Île-de-France", "France", "FR", 48.8566, 2.3522),
     ("Berlin", "Land Berlin", "Germany", "DE", 52.5200, 13.4050),
     ("Madrid", "Madrid", "Spain", "ES", 40.4168, -3.7038),
     ("Tokyo", "Tokyo", "Japan", "JP", 35.6762, 139.6503),
-    (
-        "Sydney",
-        "New South Wales",
-        "Australia",
-        "AU",
-        -33.8688,
-        151.2093,
-    ),
+    ("Sydney", "New South Wales", "Australia", "AU", -33.8688, 151.2093),
     ("São Paulo", "São Paulo", "Brazil", "BR", -23.5505, -46.6333),
 ];
 
@@ -125,8 +83,7 @@ const DAY: i64 = 86_400;
 impl Builder {
     fn user(&mut self, id: i64, username: &str, friendly: &str) -> i64 {
         self.data.users.push(user_row(id, username, friendly));
-        self.names
-            .insert(id, (username.to_string(), friendly.to_string()));
+        self.names.insert(id, (username.to_string(), friendly.to_string()));
         id
     }
 
@@ -160,24 +117,14 @@ impl Builder {
                     accuracy_radius_km: Some(20.0),
                 },
             );
-            self.data.geo.insert(
-                ip.to_string(),
-                geo_row(name, region, country, code, lat, lon),
-            );
+            self.data
+                .geo
+                .insert(ip.to_string(), geo_row(name, region, country, code, lat, lon));
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn play(
-        &mut self,
-        user_id: i64,
-        device: &str,
-        platform: &str,
-        ip: &str,
-        started: i64,
-        play: i64,
-        paused: i64,
-    ) {
+    fn play(&mut self, user_id: i64, device: &str, platform: &str, ip: &str, started: i64, play: i64, paused: i64) {
         if started + play + paused >= self.now - 60 {
             return; // not finished yet: Tautulli has no history row for it
         }
@@ -207,6 +154,7 @@ impl Builder {
             ip: ip.to_string(),
             title: title.to_string(),
             relayed: false,
+            cellular: false,
         };
         self.data.history.push(spec.to_row());
     }
@@ -288,15 +236,7 @@ pub fn demo(now: i64, seed: u64) -> Scenario {
         b.play(tele, "MacBook", "macOS", &ny, t, 2400, 0);
         if day % 3 == 0 {
             b.play(tele, "iPhone", "iOS", &tokyo, t + 2400 + 600, 1800, 0);
-            b.play(
-                tele,
-                "MacBook",
-                "macOS",
-                &ny,
-                t + 2400 + 600 + 1800 + 900,
-                1800,
-                0,
-            );
+            b.play(tele, "MacBook", "macOS", &ny, t + 2400 + 600 + 1800 + 900, 1800, 0);
         }
     }
     // LAN households: every device on the server's LAN (three private ranges), overlapping.
@@ -307,12 +247,7 @@ pub fn demo(now: i64, seed: u64) -> Scenario {
             "Server Owner",
             ["192.168.1.20", "192.168.1.21", "192.168.1.22"],
         ),
-        (
-            2002,
-            "kids",
-            "The Kids",
-            ["10.0.0.30", "10.0.0.31", "10.0.1.32"],
-        ),
+        (2002, "kids", "The Kids", ["10.0.0.30", "10.0.0.31", "10.0.1.32"]),
         (
             2003,
             "guest.room",
@@ -386,17 +321,12 @@ pub fn demo(now: i64, seed: u64) -> Scenario {
         let id = 3001 + k;
         let city = (k as usize) % CITIES.len();
         let names = [
-            "Alice", "Bob", "Carlos", "Erin", "Frank", "Grace", "Kate", "Liam", "Maya", "Noah",
-            "Olga",
+            "Alice", "Bob", "Carlos", "Erin", "Frank", "Grace", "Kate", "Liam", "Maya", "Noah", "Olga",
         ];
         b.user(
             id,
             &names[k as usize].to_lowercase(),
-            &format!(
-                "{} {}",
-                names[k as usize],
-                ["Smith", "Chen", "Rossi"][k as usize % 3]
-            ),
+            &format!("{} {}", names[k as usize], ["Smith", "Chen", "Rossi"][k as usize % 3]),
         );
         planted.honest.push(id);
         let home = b.public_ip(city);
@@ -440,11 +370,7 @@ mod tests {
     fn the_demo_has_about_25_users_and_is_deterministic() {
         let a = demo(1_800_000_000, 1);
         let b = demo(1_800_000_000, 1);
-        assert!(
-            (22..=30).contains(&a.dataset.users.len()),
-            "{}",
-            a.dataset.users.len()
-        );
+        assert!((22..=30).contains(&a.dataset.users.len()), "{}", a.dataset.users.len());
         assert_eq!(a.dataset.history, b.dataset.history);
         assert_eq!(a.planted.sharers.len(), 5);
         assert!(a

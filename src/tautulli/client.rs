@@ -81,8 +81,7 @@ impl TautulliUrl {
         } else {
             format!("http://{raw}")
         };
-        let mut url =
-            Url::parse(&with_scheme).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+        let mut url = Url::parse(&with_scheme).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("{raw:?} must be http:// or https://"));
         }
@@ -187,9 +186,7 @@ pub struct Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("url", &self.opts.url.as_str())
-            .finish()
+        f.debug_struct("Client").field("url", &self.opts.url.as_str()).finish()
     }
 }
 
@@ -263,22 +260,13 @@ impl Client {
     }
 
     /// Call `cmd` and decode its `data`, retrying transient failures.
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        cmd: &str,
-        params: &[(&str, String)],
-    ) -> Result<T, Error> {
+    pub async fn call<T: DeserializeOwned>(&self, cmd: &str, params: &[(&str, String)]) -> Result<T, Error> {
         let mut delay = self.opts.backoff;
         let mut attempt = 0;
         loop {
             let result = self.call_once(cmd, params).await;
-            self.stats.add(
-                cmd,
-                result
-                    .as_ref()
-                    .map(|_| "success")
-                    .unwrap_or_else(Error::reason),
-            );
+            self.stats
+                .add(cmd, result.as_ref().map(|_| "success").unwrap_or_else(Error::reason));
             match result {
                 Err(e) if e.is_transient() && attempt < self.opts.retries => {
                     attempt += 1;
@@ -291,11 +279,7 @@ impl Client {
         }
     }
 
-    async fn call_once<T: DeserializeOwned>(
-        &self,
-        cmd: &str,
-        params: &[(&str, String)],
-    ) -> Result<T, Error> {
+    async fn call_once<T: DeserializeOwned>(&self, cmd: &str, params: &[(&str, String)]) -> Result<T, Error> {
         let base = self.opts.url.to_string();
         let key = &self.opts.api_key;
         let mut url = self.opts.url.endpoint();
@@ -465,10 +449,7 @@ impl Client {
 
     /// Every history row started on or after `since` (epoch seconds): one query with
     /// `after` only (paged if large), for incremental refreshes. Cut exactly on your side.
-    pub async fn history_since(
-        &self,
-        since: i64,
-    ) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
+    pub async fn history_since(&self, since: i64) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
         let after = days_covering(since, since)[0];
         let day = self.history_range(after, None, None).await?;
         let mut fetch = HistoryFetch {
@@ -493,12 +474,7 @@ impl Client {
     }
 
     /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`).
-    async fn history_range(
-        &self,
-        after: Date,
-        before: Option<Date>,
-        user_ids: Option<&str>,
-    ) -> Result<Day, Error> {
+    async fn history_range(&self, after: Date, before: Option<Date>, user_ids: Option<&str>) -> Result<Day, Error> {
         let page_size = self.opts.page_size.max(1);
         let mut day = Day {
             date: after,
@@ -553,9 +529,7 @@ impl Client {
                 status: 400,
                 ref message,
                 ..
-            }) if message.starts_with("Failed to lookup GeoIP")
-                || message.starts_with("Invalid IP address") =>
-            {
+            }) if message.starts_with("Failed to lookup GeoIP") || message.starts_with("Invalid IP address") => {
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -601,9 +575,7 @@ pub fn days_covering(since: i64, until: i64) -> Vec<Date> {
             .date()
     };
     let first = date(since).checked_sub(1.day()).unwrap_or(date(since));
-    let last = date(until.max(since))
-        .checked_add(1.day())
-        .unwrap_or(date(until));
+    let last = date(until.max(since)).checked_add(1.day()).unwrap_or(date(until));
     let mut out = Vec::new();
     let mut d = first;
     while d <= last {

@@ -70,9 +70,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         Ok(Scalar::Int(v))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-        Ok(i64::try_from(v)
-            .map(Scalar::Int)
-            .unwrap_or(Scalar::Float(v as f64)))
+        Ok(i64::try_from(v).map(Scalar::Int).unwrap_or(Scalar::Float(v as f64)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
         Ok(Scalar::Float(v))
@@ -174,9 +172,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for MaybeRow<T> {
 }
 
 /// A list; `null` or a non-list becomes empty.
-pub fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(
-    d: D,
-) -> Result<Vec<MaybeRow<T>>, D::Error> {
+pub fn list<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<MaybeRow<T>>, D::Error> {
     struct ListVisitor<T>(PhantomData<T>);
     impl<'de, T: DeserializeOwned> Visitor<'de> for ListVisitor<T> {
         type Value = Vec<MaybeRow<T>>;

@@ -89,9 +89,7 @@ impl Error {
         match self {
             Error::Connect { .. } => "connect",
             Error::Timeout { .. } => "timeout",
-            Error::Api {
-                status, message, ..
-            } => {
+            Error::Api { status, message, .. } => {
                 if message.contains("apikey") {
                     "auth"
                 } else if *status >= 500 {
@@ -110,9 +108,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Connect { .. } | Error::Timeout { .. } | Error::Request { .. } => true,
-            Error::Api { status, .. } | Error::Decode { status, .. } => {
-                *status >= 500 || *status == 429
-            }
+            Error::Api { status, .. } | Error::Decode { status, .. } => *status >= 500 || *status == 429,
             Error::TooLarge { .. } => false,
         }
     }

@@ -56,6 +56,8 @@ pub struct HistoryRow {
     #[serde(default, deserialize_with = "lenient::int")]
     pub relayed: Option<i64>,
     #[serde(default, deserialize_with = "lenient::string")]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
     pub full_title: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub title: Option<String>,
@@ -269,20 +271,12 @@ fn clamp_u32(v: i64) -> u32 {
 
 impl HistoryRow {
     /// The session, or why it cannot be used. `now` bounds plausible start times.
-    pub fn into_session(
-        self,
-        strings: &mut Strings,
-        now: i64,
-        stats: &mut DecodeStats,
-    ) -> Result<Session, SkipReason> {
+    pub fn into_session(self, strings: &mut Strings, now: i64, stats: &mut DecodeStats) -> Result<Session, SkipReason> {
         if self.state.is_some() {
             return Err(SkipReason::LiveRow);
         }
         let user_id = self.user_id.ok_or(SkipReason::NoUser)?;
-        let started = self
-            .started
-            .filter(|s| *s != 0)
-            .ok_or(SkipReason::NoStart)?;
+        let started = self.started.filter(|s| *s != 0).ok_or(SkipReason::NoStart)?;
         if !(YEAR_2000..=now + 2 * 86_400).contains(&started) {
             return Err(SkipReason::AbsurdTime);
         }
@@ -324,6 +318,7 @@ impl HistoryRow {
             player: strings.intern(self.player.as_deref().unwrap_or("?")),
             title: strings.intern(&title),
             relayed: self.relayed.unwrap_or(0) != 0,
+            cellular: self.location.as_deref() == Some("cellular"),
         })
     }
 
@@ -331,10 +326,7 @@ impl HistoryRow {
     pub fn user_info(&self) -> Option<UserInfo> {
         let user_id = self.user_id?;
         let username = self.user.clone().unwrap_or_default();
-        let name = self
-            .friendly_name
-            .clone()
-            .unwrap_or_else(|| username.clone());
+        let name = self.friendly_name.clone().unwrap_or_else(|| username.clone());
         Some(UserInfo {
             user_id,
             name,
@@ -363,11 +355,9 @@ mod tests {
 
     #[test]
     fn numbers_as_strings_nulls_and_empty_strings_decode() {
-        let r = row(
-            r#"{"row_id":"17","user_id":"42","started":"1789452318","stopped":null,
+        let r = row(r#"{"row_id":"17","user_id":"42","started":"1789452318","stopped":null,
             "play_duration":"142","paused_counter":"","ip_address":"","machine_id":null,
-            "platform":7,"relayed":"1","full_title":""}"#,
-        );
+            "platform":7,"relayed":"1","full_title":""}"#);
         assert_eq!(r.row_id, Some(17));
         assert_eq!(r.user_id, Some(42));
         assert_eq!(r.started, Some(1_789_452_318));
@@ -381,8 +371,7 @@ mod tests {
 
     #[test]
     fn wrong_types_become_none_instead_of_failing_the_page() {
-        let r =
-            row(r#"{"user_id":{"a":1},"started":[1,2],"ip_address":true,"play_duration":1.9e3}"#);
+        let r = row(r#"{"user_id":{"a":1},"started":[1,2],"ip_address":true,"play_duration":1.9e3}"#);
         assert_eq!(r.user_id, None);
         assert_eq!(r.started, None);
         assert_eq!(r.ip_address.as_deref(), Some("true"));
@@ -394,18 +383,12 @@ mod tests {
         let rows = decode_rows(r#"{"recordsFiltered":"3","data":[1,"x",null,{"user_id":5}]}"#);
         assert_eq!(rows.len(), 4);
         assert!(matches!(rows[3], MaybeRow::Row(_)));
-        assert_eq!(
-            rows.iter()
-                .filter(|r| matches!(r, MaybeRow::Unusable))
-                .count(),
-            3
-        );
+        assert_eq!(rows.iter().filter(|r| matches!(r, MaybeRow::Unusable)).count(), 3);
     }
 
     #[test]
     fn null_data_is_an_empty_page() {
-        let page: Page<HistoryRow> =
-            serde_json::from_str(r#"{"recordsFiltered":null,"data":null}"#).unwrap();
+        let page: Page<HistoryRow> = serde_json::from_str(r#"{"recordsFiltered":null,"data":null}"#).unwrap();
         assert!(page.data.is_empty());
         assert_eq!(page.records_filtered, None);
     }
@@ -414,8 +397,7 @@ mod tests {
     fn a_real_captured_history_row_converts_to_a_session() {
         let text = include_str!("../../tests/data/get_history_ungrouped_p1.json");
         let env: serde_json::Value = serde_json::from_str(text).unwrap();
-        let page: Page<HistoryRow> =
-            serde_json::from_value(env["response"]["data"].clone()).unwrap();
+        let page: Page<HistoryRow> = serde_json::from_value(env["response"]["data"].clone()).unwrap();
         assert_eq!(page.records_filtered, Some(18992));
         let mut strings = Strings::default();
         let mut stats = DecodeStats::default();
@@ -434,10 +416,7 @@ mod tests {
             (1, 4456897, 1789452318, 1789452460, 142)
         );
         assert_eq!(s.ip, Some("78.67.80.140".parse().unwrap()));
-        assert_eq!(
-            strings.get(s.machine),
-            "27fba88f-bc32-640c-95ca-2198710d0729"
-        );
+        assert_eq!(strings.get(s.machine), "27fba88f-bc32-640c-95ca-2198710d0729");
         assert_eq!(strings.get(s.title), "Burning Lonely - Last Falcon Silver");
     }
 
@@ -448,10 +427,7 @@ mod tests {
         let mut conv = |json: &str| row(json).into_session(&mut strings, NOW, &mut stats);
         assert_eq!(conv(r#"{"started":1789452318}"#), Err(SkipReason::NoUser));
         assert_eq!(conv(r#"{"user_id":1}"#), Err(SkipReason::NoStart));
-        assert_eq!(
-            conv(r#"{"user_id":1,"started":12}"#),
-            Err(SkipReason::AbsurdTime)
-        );
+        assert_eq!(conv(r#"{"user_id":1,"started":12}"#), Err(SkipReason::AbsurdTime));
         assert_eq!(
             conv(r#"{"user_id":1,"started":99999999999}"#),
             Err(SkipReason::AbsurdTime)
@@ -466,11 +442,9 @@ mod tests {
     fn negative_durations_and_garbage_addresses_are_repaired_and_counted() {
         let mut strings = Strings::default();
         let mut stats = DecodeStats::default();
-        let s = row(
-            r#"{"user_id":1,"started":1789452318,"play_duration":-50,"ip_address":"999.1.1.1"}"#,
-        )
-        .into_session(&mut strings, NOW, &mut stats)
-        .unwrap();
+        let s = row(r#"{"user_id":1,"started":1789452318,"play_duration":-50,"ip_address":"999.1.1.1"}"#)
+            .into_session(&mut strings, NOW, &mut stats)
+            .unwrap();
         assert_eq!((s.play_seconds, s.ip), (0, None));
         assert_eq!((stats.negative_duration, stats.bad_ip), (1, 1));
     }
@@ -478,10 +452,7 @@ mod tests {
     #[test]
     fn addresses_parse_with_brackets_zones_and_spaces() {
         assert_eq!(parse_ip(" 10.0.0.1 "), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(
-            parse_ip("[2001:db8::1]"),
-            Some("2001:db8::1".parse().unwrap())
-        );
+        assert_eq!(parse_ip("[2001:db8::1]"), Some("2001:db8::1".parse().unwrap()));
         assert_eq!(parse_ip("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
         assert_eq!(parse_ip("not-an-ip"), None);
     }

@@ -69,10 +69,7 @@ pub fn router(web: Arc<Web>, prefix: &str) -> Router {
 }
 
 async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let (content_type, body) = web.metrics.render(accept);
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -182,10 +179,7 @@ async fn api_users(State(web): State<Arc<Web>>) -> Json<serde_json::Value> {
     Json(json!({ "servers": servers }))
 }
 
-async fn api_user(
-    State(web): State<Arc<Web>>,
-    Path((server, user_id)): Path<(String, i64)>,
-) -> Response {
+async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(String, i64)>) -> Response {
     let Some(s) = web.server(&server) else {
         return (
             StatusCode::NOT_FOUND,
@@ -194,11 +188,7 @@ async fn api_user(
             .into_response();
     };
     let Some(snap) = s.snapshot() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "no data yet"})),
-        )
-            .into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "no data yet"}))).into_response();
     };
     let Some(f) = snap.finding(user_id) else {
         return (
@@ -210,11 +200,7 @@ async fn api_user(
     let locations: std::collections::BTreeMap<String, String> = f
         .ip_usage
         .iter()
-        .filter_map(|u| {
-            snap.locations
-                .get(&u.ip)
-                .map(|l| (u.ip.to_string(), l.clone()))
-        })
+        .filter_map(|u| snap.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
         .collect();
     let live = snap.live.get(&user_id).cloned().unwrap_or_default();
     let mut v = serde_json::to_value(f).unwrap_or_default();
@@ -223,10 +209,7 @@ async fn api_user(
         o.insert("ip_locations".into(), json!(locations));
         o.insert("live_streams".into(), json!(live.streams));
         o.insert("live_networks".into(), json!(live.networks));
-        o.insert(
-            "window".into(),
-            json!({"start": snap.window.0, "end": snap.window.1}),
-        );
+        o.insert("window".into(), json!({"start": snap.window.0, "end": snap.window.1}));
     }
     Json(v).into_response()
 }

@@ -8,21 +8,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::helpers::*;
 
 /// Start `plex-sharing-exporter serve ARGS` on a free port; returns the child and its URL.
-async fn start_serve(
-    args: &[&str],
-) -> (
-    tokio::process::Child,
-    String,
-    tokio::task::JoinHandle<Vec<String>>,
-) {
+async fn start_serve(args: &[&str]) -> (tokio::process::Child, String, tokio::task::JoinHandle<Vec<String>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
-        .args([
-            "--log.format",
-            "json",
-            "serve",
-            "--web.listen-address",
-            "127.0.0.1:0",
-        ])
+        .args(["--log.format", "json", "serve", "--web.listen-address", "127.0.0.1:0"])
         .args(args)
         .env_remove("TAUTULLI_URL")
         .env_remove("TAUTULLI_API_KEY")
@@ -39,8 +27,8 @@ async fn start_serve(
         .unwrap()
     {
         seen.push(line.clone());
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
         if v["fields"]["message"] == "listening" {
             addr = v["fields"]["address"].as_str().map(str::to_string);
             break;
@@ -88,7 +76,10 @@ async fn serve_runs_scrapes_and_stops_cleanly_on_sigterm() {
         .text()
         .await
         .unwrap();
-    assert!(m.contains(r#"plex_sharing_user_concurrent_sessions{server="living-room",user_id="101",user="Sam Sharer"} 6"#), "{m}");
+    assert!(
+        m.contains(r#"plex_sharing_user_concurrent_sessions{server="living-room",user_id="101",user="Sam Sharer"} 6"#),
+        "{m}"
+    );
     let pid = child.id().unwrap().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -131,8 +122,7 @@ async fn a_config_file_watches_several_servers_with_their_own_labels() {
         .await
         .unwrap();
     assert!(
-        m.contains(r#"plex_sharing_up{server="home"} 1"#)
-            && m.contains(r#"plex_sharing_up{server="cabin"} 1"#),
+        m.contains(r#"plex_sharing_up{server="home"} 1"#) && m.contains(r#"plex_sharing_up{server="cabin"} 1"#),
         "{m}"
     );
     assert!(
@@ -159,11 +149,31 @@ async fn bad_configuration_is_one_line_naming_the_problem_and_exit_2() {
             &[],
             "error: --config.file: CFG: servers[0]: unknown field `apikey`",
         ),
-        ("servers:\n  - name: a\n    url: t:8181\n    api_key: k\n  - name: a\n    url: u:8181\n    api_key: k\n", &[], "error: --config.file: CFG: servers[1].name: \"a\" is used twice"),
-        ("servers:\n  - name: a\n    url: t:8181\n    api_key_file: /nonexistent/k\n", &[], "error: --config.file: CFG: servers[0].api_key_file: cannot read /nonexistent/k"),
-        ("servers:\n  - name: a b\n    url: t:8181\n    api_key: k\n", &[], "error: --config.file: CFG: servers[0].name: \"a b\" must be letters, digits"),
-        ("servers:\n  - name: a\n    url: t:8181\n    api_key: k\n", &["--refresh-interval", "0s"], "error: --refresh-interval: must be greater than zero"),
-        ("servers:\n  - name: a\n    url: t:8181\n    api_key: k\n", &["--web.listen-address", "nonsense"], "error: --web.listen-address: \"nonsense\" is not host:port"),
+        (
+            "servers:\n  - name: a\n    url: t:8181\n    api_key: k\n  - name: a\n    url: u:8181\n    api_key: k\n",
+            &[],
+            "error: --config.file: CFG: servers[1].name: \"a\" is used twice",
+        ),
+        (
+            "servers:\n  - name: a\n    url: t:8181\n    api_key_file: /nonexistent/k\n",
+            &[],
+            "error: --config.file: CFG: servers[0].api_key_file: cannot read /nonexistent/k",
+        ),
+        (
+            "servers:\n  - name: a b\n    url: t:8181\n    api_key: k\n",
+            &[],
+            "error: --config.file: CFG: servers[0].name: \"a b\" must be letters, digits",
+        ),
+        (
+            "servers:\n  - name: a\n    url: t:8181\n    api_key: k\n",
+            &["--refresh-interval", "0s"],
+            "error: --refresh-interval: must be greater than zero",
+        ),
+        (
+            "servers:\n  - name: a\n    url: t:8181\n    api_key: k\n",
+            &["--web.listen-address", "nonsense"],
+            "error: --web.listen-address: \"nonsense\" is not host:port",
+        ),
     ];
     for (yaml, extra, want) in cases {
         let (code, stderr) = config_error(yaml, extra).await;

@@ -33,15 +33,7 @@ impl World {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn play(
-        &mut self,
-        user_id: i64,
-        device: &str,
-        platform: &str,
-        ip: &str,
-        started: i64,
-        play: i64,
-    ) -> &mut Self {
+    pub fn play(&mut self, user_id: i64, device: &str, platform: &str, ip: &str, started: i64, play: i64) -> &mut Self {
         self.next_row += 1;
         let (user, friendly) = self
             .data
@@ -69,6 +61,7 @@ impl World {
             ip: ip.to_string(),
             title: format!("Show - Episode {}", self.next_row),
             relayed: false,
+            cellular: false,
         };
         self.data.history.push(spec.to_row());
         self
@@ -96,31 +89,10 @@ impl World {
         for d in 1..=6 {
             let evening = NOW - d * DAY + 8 * 3600; // 20:00 UTC
             w.play(SHARER, "sharer-tv", "Roku", "81.1.1.1", evening, 3600);
-            w.play(
-                SHARER,
-                "sharer-phone",
-                "iOS",
-                "82.2.2.2",
-                evening + 1800,
-                3600,
-            );
+            w.play(SHARER, "sharer-phone", "iOS", "82.2.2.2", evening + 1800, 3600);
             w.play(FAMILY, "family-tv", "Roku", "192.168.1.10", evening, 3600);
-            w.play(
-                FAMILY,
-                "family-ipad",
-                "iOS",
-                "10.0.0.5",
-                evening + 600,
-                3600,
-            );
-            w.play(
-                FAMILY,
-                "family-laptop",
-                "Windows",
-                "172.20.3.4",
-                evening + 1200,
-                3600,
-            );
+            w.play(FAMILY, "family-ipad", "iOS", "10.0.0.5", evening + 600, 3600);
+            w.play(FAMILY, "family-laptop", "Windows", "172.20.3.4", evening + 1200, 3600);
         }
         for d in 1..=3 {
             w.play(SOLO, "solo-tv", "tvOS", "93.3.3.3", NOW - d * DAY, 1800);
@@ -164,8 +136,7 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -209,52 +180,27 @@ pub async fn report(url: &str, extra: &[&str]) -> Run {
 pub fn write_geoip2_city(path: &Path) {
     use serde_json::json;
     let mut w = mmdb_writer::Writer::new("GeoLite2-City");
-    let city =
-        |name: &str, country: &str, iso: &str, region: &str, lat: f64, lon: f64, radius: u16| {
-            json!({
-                "city": {"names": {"en": name}},
-                "country": {"iso_code": iso, "names": {"en": country}},
-                "subdivisions": [{"names": {"en": region}}],
-                "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius}
-            })
-        };
+    let city = |name: &str, country: &str, iso: &str, region: &str, lat: f64, lon: f64, radius: u16| {
+        json!({
+            "city": {"names": {"en": name}},
+            "country": {"iso_code": iso, "names": {"en": country}},
+            "subdivisions": [{"names": {"en": region}}],
+            "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius}
+        })
+    };
     w.insert(
         "81.1.1.0/24".parse::<ipnet::IpNet>().unwrap(),
-        &city(
-            "New York",
-            "United States",
-            "US",
-            "New York",
-            40.7128,
-            -74.0060,
-            20,
-        ),
+        &city("New York", "United States", "US", "New York", 40.7128, -74.0060, 20),
     )
     .unwrap();
     w.insert(
         "82.2.2.0/24".parse::<ipnet::IpNet>().unwrap(),
-        &city(
-            "London",
-            "United Kingdom",
-            "GB",
-            "England",
-            51.5074,
-            -0.1278,
-            20,
-        ),
+        &city("London", "United Kingdom", "GB", "England", 51.5074, -0.1278, 20),
     )
     .unwrap();
     w.insert(
         "93.3.3.0/24".parse::<ipnet::IpNet>().unwrap(),
-        &city(
-            "Paris",
-            "France",
-            "FR",
-            "Île-de-France",
-            48.8566,
-            2.3522,
-            20,
-        ),
+        &city("Paris", "France", "FR", "Île-de-France", 48.8566, 2.3522, 20),
     )
     .unwrap();
     std::fs::write(path, w.to_bytes().unwrap()).unwrap();

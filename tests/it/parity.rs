@@ -5,8 +5,7 @@
 use crate::helpers::*;
 
 fn seed_script() -> std::path::PathBuf {
-    let p =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/sharing_detector.py");
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/sharing_detector.py");
     assert!(p.exists(), "reference script not found at {}", p.display());
     p
 }
@@ -23,40 +22,12 @@ fn world() -> World {
     for d in 1..=6 {
         let evening = now - d * DAY - 4 * 3600;
         w.play(SHARER, "sharer-tv", "Roku", "81.1.1.1", evening, 3600);
-        w.play(
-            SHARER,
-            "sharer-phone",
-            "iOS",
-            "82.2.2.2",
-            evening + 1800,
-            3000,
-        );
+        w.play(SHARER, "sharer-phone", "iOS", "82.2.2.2", evening + 1800, 3000);
         w.play(FAMILY, "family-tv", "Roku", "192.168.1.10", evening, 3600);
-        w.play(
-            FAMILY,
-            "family-ipad",
-            "iOS",
-            "192.168.1.11",
-            evening + 600,
-            3000,
-        );
-        w.play(
-            FAMILY,
-            "family-laptop",
-            "Windows",
-            "192.168.1.12",
-            evening + 1200,
-            2400,
-        );
+        w.play(FAMILY, "family-ipad", "iOS", "192.168.1.11", evening + 600, 3000);
+        w.play(FAMILY, "family-laptop", "Windows", "192.168.1.12", evening + 1200, 2400);
     }
-    w.play(
-        SHARER,
-        "sharer-tablet",
-        "Android",
-        "83.3.3.3",
-        now - 10 * DAY,
-        1200,
-    );
+    w.play(SHARER, "sharer-tablet", "Android", "83.3.3.3", now - 10 * DAY, 1200);
     for d in 1..=3 {
         w.play(SOLO, "solo-tv", "tvOS", "93.3.3.3", now - d * DAY, 1800);
     }
@@ -93,14 +64,13 @@ async fn report_matches_the_reference_script_line_for_line() {
         "--tautulli-api-key",
         KEY,
         "--timeline",
+        "--scoring",
+        "reference",
     ])
     .await;
     assert_eq!(ours.code, 0, "{}", ours.stderr);
     let (want, got) = (reports_only(&seed_out), reports_only(&ours.stdout));
-    assert!(
-        want.contains("DEVICE BREAKDOWN  —  2 user(s) flagged"),
-        "{want}"
-    );
+    assert!(want.contains("DEVICE BREAKDOWN  —  2 user(s) flagged"), "{want}");
     if want != got {
         let diff: Vec<String> = want
             .lines()
@@ -129,22 +99,17 @@ async fn top_ips_matches_the_reference_script() {
         .output()
         .await
         .expect("python3 runs");
-    assert!(
-        seed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seed.stderr)
-    );
+    assert!(seed.status.success(), "{}", String::from_utf8_lossy(&seed.stderr));
     let want = reports_only(&String::from_utf8_lossy(&seed.stdout));
-    let ours = run(&[
-        "report",
-        "--tautulli-url",
-        &url,
-        "--tautulli-api-key",
-        KEY,
-        "--top-ips",
-    ])
-    .await;
+    let ours = run(&["report", "--tautulli-url", &url, "--tautulli-api-key", KEY, "--top-ips"]).await;
     assert_eq!(ours.code, 0, "{}", ours.stderr);
-    let got = &ours.stdout[ours.stdout.find("\n=====\n IP USAGE").or_else(|| ours.stdout.find("\n==============================================================================\n IP USAGE")).expect("ip report")..];
+    let got = &ours.stdout[ours
+        .stdout
+        .find("\n=====\n IP USAGE")
+        .or_else(|| {
+            ours.stdout
+                .find("\n==============================================================================\n IP USAGE")
+        })
+        .expect("ip report")..];
     assert_eq!(want.trim_end(), got.trim_end());
 }

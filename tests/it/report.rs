@@ -13,7 +13,7 @@ fn user(doc: &Value, id: i64) -> &Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn text_report_flags_the_sharer_with_the_reference_numbers() {
     let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
-    let r = report(&url, &[]).await;
+    let r = report(&url, &["--scoring", "reference"]).await;
     r.assert_no_key();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -23,7 +23,9 @@ async fn text_report_flags_the_sharer_with_the_reference_numbers() {
     );
     // (2-1)*10 + 1*25 + 6*2 + (2-1)*15 = 62
     assert!(
-        r.stdout.contains("  Score: 62  |  Devices: 2  |  Heavy devices: 2  |  Concurrent sessions: 6  |  Concurrent device pairs: 1"),
+        r.stdout.contains(
+            "  Score: 62  |  Devices: 2  |  Heavy devices: 2  |  Concurrent sessions: 6  |  Concurrent device pairs: 1"
+        ),
         "{}",
         r.stdout
     );
@@ -49,7 +51,7 @@ async fn text_report_flags_the_sharer_with_the_reference_numbers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_report_has_the_documented_schema_and_numbers() {
     let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
-    let r = report(&url, &["--format", "json"]).await;
+    let r = report(&url, &["--format", "json", "--scoring", "reference"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
     for key in ["generated_at", "window", "users", "scoring", "source"] {
@@ -108,28 +110,17 @@ async fn history_is_read_raw_per_day_and_never_with_length_minus_one() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
     let r = report(&url, &["--days", "7"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let hist: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|q| q.cmd == "get_history")
-        .collect();
+    let hist: Vec<_> = fake.requests().into_iter().filter(|q| q.cmd == "get_history").collect();
     // 7 days of window span 8 UTC dates, plus one day of padding on each side.
     assert_eq!(hist.len(), 10);
     for q in &hist {
         assert_eq!(q.params.get("grouping").map(String::as_str), Some("0"));
-        assert_eq!(
-            q.params.get("include_activity").map(String::as_str),
-            Some("0")
-        );
+        assert_eq!(q.params.get("include_activity").map(String::as_str), Some("0"));
         assert_eq!(q.params.get("after"), q.params.get("before"));
         assert_ne!(q.params.get("length").map(String::as_str), Some("-1"));
     }
     assert_eq!(fake.count("get_users_table"), 1);
-    assert_eq!(
-        fake.count("get_geoip_lookup"),
-        0,
-        "no geo lookups without --geo"
-    );
+    assert_eq!(fake.count("get_geoip_lookup"), 0, "no geo lookups without --geo");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,8 +142,14 @@ async fn user_501_and_beyond_are_not_lost() {
     for id in 1..=1100 {
         w.user(id, &format!("u{id}"), &format!("User {id}"));
     }
-    w.play(1100, "tv", "Roku", "81.1.1.1", NOW - DAY, 3600)
-        .play(1100, "phone", "iOS", "82.2.2.2", NOW - DAY + 60, 3600);
+    w.play(1100, "tv", "Roku", "81.1.1.1", NOW - DAY, 3600).play(
+        1100,
+        "phone",
+        "iOS",
+        "82.2.2.2",
+        NOW - DAY + 60,
+        3600,
+    );
     let (fake, url) = spawn_fake(w.data, "UTC").await;
     let r = report(&url, &["--format", "json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -160,11 +157,7 @@ async fn user_501_and_beyond_are_not_lost() {
     let last = user(&doc, 1100);
     assert_eq!(last["user"], "User 1100");
     assert_eq!(last["concurrent_sessions"], 1);
-    assert_eq!(
-        fake.count("get_users_table"),
-        2,
-        "1100 users take two pages of 1000"
-    );
+    assert_eq!(fake.count("get_users_table"), 2, "1100 users take two pages of 1000");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,7 +184,14 @@ async fn geoip_db_finds_the_teleports_of_simultaneous_cities() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
     let r = report(
         &url,
-        &["--format", "json", "--geoip-db", db.to_str().unwrap()],
+        &[
+            "--format",
+            "json",
+            "--scoring",
+            "reference",
+            "--geoip-db",
+            db.to_str().unwrap(),
+        ],
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -200,10 +200,7 @@ async fn geoip_db_finds_the_teleports_of_simultaneous_cities() {
     // One jump per evening (the two sessions are one pair however their events interleave).
     assert_eq!(s["teleportations"], 6);
     assert_eq!(s["score"], 62.0 + 6.0 * 30.0);
-    assert_eq!(
-        s["ip_locations"]["81.1.1.1"],
-        "New York, New York, United States"
-    );
+    assert_eq!(s["ip_locations"]["81.1.1.1"], "New York, New York, United States");
     assert_eq!(user(&doc, FAMILY)["ip_locations"]["192.168.1.10"], "LAN");
     let j = &s["jumps"][0];
     assert!(j["speed_kmh"].as_f64().unwrap() > 900.0);
@@ -227,11 +224,7 @@ async fn dbip_flat_layout_databases_work_too() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("81.1.1.1 (New York, New York, US)"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("81.1.1.1 (New York, New York, US)"), "{}", r.stdout);
     assert!(r.stdout.contains("Devices: Roku -> iOS"), "{}", r.stdout);
 }
 
@@ -243,16 +236,13 @@ async fn geo_flag_uses_tautulli_lookup_once_per_public_address() {
     assert_eq!(user(&r.json(), SHARER)["teleportations"], 6);
     // Public addresses: 81.1.1.1, 82.2.2.2, 93.3.3.3, 94.4.4.4 (the last unknown to the table).
     assert_eq!(fake.count("get_geoip_lookup"), 4);
-    assert_eq!(
-        user(&r.json(), ODD_NAME)["ip_locations"]["94.4.4.4"],
-        "Unknown"
-    );
+    assert_eq!(user(&r.json(), ODD_NAME)["ip_locations"]["94.4.4.4"], "Unknown");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeline_and_top_ips_print_the_reference_sections() {
     let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
-    let r = report(&url, &["--timeline", "--top-ips"]).await;
+    let r = report(&url, &["--timeline", "--top-ips", "--scoring", "reference"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let day = jiff::Timestamp::from_second(NOW - DAY)
         .unwrap()
@@ -267,10 +257,7 @@ async fn timeline_and_top_ips_print_the_reference_sections() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("    (no concurrent sessions)"),
-        "the family has none"
-    );
+    assert!(r.stdout.contains("    (no concurrent sessions)"), "the family has none");
     assert!(r.stdout.contains(" IP USAGE BY USER  —  4 user(s)"));
     assert!(
         r.stdout
@@ -288,27 +275,24 @@ async fn user_filter_reads_only_that_user() {
     let users = r.json()["users"].as_array().unwrap().clone();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["user_id"], SOLO);
-    assert!(fake
-        .requests()
-        .iter()
-        .filter(|q| q.cmd == "get_history")
-        .all(|q| q.params.get("user_id").map(String::as_str) == Some("103")));
+    assert!(fake.requests().iter().filter(|q| q.cmd == "get_history").all(|q| q
+        .params
+        .get("user_id")
+        .map(String::as_str)
+        == Some("103")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_only_and_min_score_filter_the_flags() {
     let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
-    let r = report(&url, &["--concurrent-only"]).await;
+    let r = report(&url, &["--concurrent-only", "--scoring", "reference"]).await;
     assert!(
         r.stdout.contains("1 user(s) flagged") && !r.stdout.contains("The Family"),
         "{}",
         r.stdout
     );
     let r = report(&url, &["--min-score", "100"]).await;
-    assert_eq!(
-        r.stdout.trim(),
-        "No users flagged for potential account sharing."
-    );
+    assert_eq!(r.stdout.trim(), "No users flagged for potential account sharing.");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -318,10 +302,7 @@ async fn empty_history_says_nobody_is_flagged_and_succeeds() {
     let (_fake, url) = spawn_fake(w.data, "UTC").await;
     let r = report(&url, &[]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        r.stdout.trim(),
-        "No users flagged for potential account sharing."
-    );
+    assert_eq!(r.stdout.trim(), "No users flagged for potential account sharing.");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -368,8 +349,7 @@ async fn unreachable_tautulli_is_one_clear_line_and_exit_1() {
     r.assert_no_key();
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr
-            .contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        r.stderr.contains(&format!("cannot connect to http://127.0.0.1:{port}")),
         "{}",
         r.stderr
     );
@@ -384,11 +364,7 @@ async fn a_non_json_answer_is_a_clear_error() {
     r.assert_no_key();
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("not Tautulli JSON"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("<html>"),
-        "shows the start of the body: {}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("<html>"), "shows the start of the body: {}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -397,11 +373,7 @@ async fn server_errors_are_retried_then_reported() {
     fake.set_fault(Some(plex_sharing_exporter::simulator::Fault::ServerError));
     let r = report(&url, &["--tautulli-retries", "2"]).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("HTTP 500: Check the logs for errors"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("HTTP 500: Check the logs for errors"), "{}", r.stderr);
     assert_eq!(fake.count("get_users_table"), 3, "one try and two retries");
 }
 
@@ -411,11 +383,7 @@ async fn a_hung_tautulli_times_out() {
     fake.set_fault(Some(plex_sharing_exporter::simulator::Fault::Hang(
         std::time::Duration::from_secs(30),
     )));
-    let r = report(
-        &url,
-        &["--tautulli-timeout", "300ms", "--tautulli-retries", "0"],
-    )
-    .await;
+    let r = report(&url, &["--tautulli-timeout", "300ms", "--tautulli-retries", "0"]).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no answer from"), "{}", r.stderr);
 }
@@ -463,11 +431,7 @@ async fn missing_url_or_key_exits_2_naming_the_flag() {
     r.assert_no_key();
     let r = run(&["report", "--tautulli-url", "127.0.0.1:1"]).await;
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("--tautulli-api-key: missing"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("--tautulli-api-key: missing"), "{}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -481,25 +445,50 @@ async fn environment_variables_configure_url_and_key() {
         .output()
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_with_an_http_root_path_works() {
-    let fake = plex_sharing_exporter::simulator::FakeTautulli::new(
-        World::standard().data,
-        KEY,
-        jiff::tz::TimeZone::UTC,
-    );
-    let addr = fake
-        .spawn("127.0.0.1:0".parse().unwrap(), "/tautulli")
-        .await
-        .unwrap();
+    let fake =
+        plex_sharing_exporter::simulator::FakeTautulli::new(World::standard().data, KEY, jiff::tz::TimeZone::UTC);
+    let addr = fake.spawn("127.0.0.1:0".parse().unwrap(), "/tautulli").await.unwrap();
     let r = report(&format!("http://{addr}/tautulli/"), &["--format", "json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(user(&r.json(), SHARER)["concurrent_sessions"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_evidence_score_flags_the_sharer_and_not_the_household() {
+    let dir = TempDir::new("evidence");
+    let db = dir.0.join("city.mmdb");
+    write_geoip2_city(&db);
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let r = report(&url, &["--format", "json", "--geoip-db", db.to_str().unwrap()]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    assert_eq!(doc["scoring"]["profile"], "evidence");
+    assert_eq!(doc["min_score"], 30.0);
+    let s = user(&doc, SHARER);
+    // 1 device pair * 20 + 6 overlaps * 5 + 6 jumps * 20 = 170; devices score nothing.
+    assert_eq!(s["score"], 170.0);
+    assert_eq!(s["flagged"], true);
+    let terms = s["score_terms"].as_array().unwrap();
+    let term = |name: &str| {
+        terms
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    assert_eq!(term("concurrent_device_pairs")["points"], 20.0);
+    assert_eq!(term("teleportations")["count"], 6);
+    assert_eq!(term("extra_devices")["points"], 0.0);
+    assert_eq!(s["overlaps"][0]["first_network"], "81.1.1.1");
+    assert_eq!(s["overlaps"][0]["second_network"], "82.2.2.2");
+    let family = user(&doc, FAMILY);
+    assert_eq!(
+        (family["score"].as_f64(), family["flagged"].as_bool()),
+        (Some(0.0), Some(false))
+    );
 }

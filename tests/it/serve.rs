@@ -56,10 +56,7 @@ pub async fn spawn_app(data: Dataset, interval: Duration) -> App {
 pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
     let (fake, fake_url) = spawn_fake(data, "UTC").await;
     let client = client_for(&fake_url);
-    let locator = Locator::new(
-        vec![Provider::Tautulli(client.clone())],
-        CacheOptions::default(),
-    );
+    let locator = Locator::new(vec![Provider::Tautulli(client.clone())], CacheOptions::default());
     let web = WebArgs {
         listen_address: "127.0.0.1:0".into(),
         telemetry_path: "/metrics".into(),
@@ -71,16 +68,9 @@ pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let servers = vec![Arc::new(ServerState::new("home", client))];
-    tokio::spawn(app::serve_on(
-        listener,
-        servers,
-        locator,
-        opts,
-        web,
-        async {
-            let _ = rx.await;
-        },
-    ));
+    tokio::spawn(app::serve_on(listener, servers, locator, opts, web, async {
+        let _ = rx.await;
+    }));
     App {
         url: format!("http://{addr}"),
         fake,
@@ -91,12 +81,7 @@ pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
 
 impl App {
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
@@ -134,64 +119,35 @@ fn user_series(name: &str, id: i64, user: &str) -> String {
 async fn metrics_show_the_planted_sharer_and_the_honest_users() {
     let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
     let m = app
-        .wait_for("first refresh", |m| {
-            m.contains("plex_sharing_up{server=\"home\"} 1")
-        })
+        .wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
         .await;
     let s = |name: &str, id: i64, user: &str| sample(&m, &user_series(name, id, user));
     assert_eq!(
-        s(
-            "plex_sharing_user_concurrent_sessions",
-            SHARER,
-            "Sam Sharer"
-        ),
+        s("plex_sharing_user_concurrent_sessions", SHARER, "Sam Sharer"),
         Some(6.0)
     );
     assert_eq!(
-        s(
-            "plex_sharing_user_concurrent_device_pairs",
-            SHARER,
-            "Sam Sharer"
-        ),
+        s("plex_sharing_user_concurrent_device_pairs", SHARER, "Sam Sharer"),
         Some(1.0)
     );
-    assert_eq!(
-        s("plex_sharing_user_teleportations", SHARER, "Sam Sharer"),
-        Some(6.0)
-    );
-    assert_eq!(
-        s("plex_sharing_user_score", SHARER, "Sam Sharer"),
-        Some(62.0 + 180.0)
-    );
-    assert_eq!(
-        s("plex_sharing_user_networks", SHARER, "Sam Sharer"),
-        Some(2.0)
-    );
+    assert_eq!(s("plex_sharing_user_teleportations", SHARER, "Sam Sharer"), Some(6.0));
+    // Evidence score: 1 device pair * 20 + 6 overlaps * 5 + 6 jumps * 20.
+    assert_eq!(s("plex_sharing_user_score", SHARER, "Sam Sharer"), Some(170.0));
+    assert_eq!(s("plex_sharing_user_flagged", SHARER, "Sam Sharer"), Some(1.0));
+    assert_eq!(s("plex_sharing_user_flagged", FAMILY, "The Family"), Some(0.0));
+    assert_eq!(s("plex_sharing_user_networks", SHARER, "Sam Sharer"), Some(2.0));
     assert_eq!(
         s("plex_sharing_user_watch_time_seconds", SHARER, "Sam Sharer"),
         Some(12.0 * 3600.0)
     );
     assert_eq!(
-        s(
-            "plex_sharing_user_concurrent_sessions",
-            FAMILY,
-            "The Family"
-        ),
+        s("plex_sharing_user_concurrent_sessions", FAMILY, "The Family"),
         Some(0.0)
     );
-    assert_eq!(
-        s("plex_sharing_user_networks", FAMILY, "The Family"),
-        Some(1.0)
-    );
+    assert_eq!(s("plex_sharing_user_networks", FAMILY, "The Family"), Some(1.0));
     assert_eq!(s("plex_sharing_user_score", SOLO, "Solo Viewer"), Some(0.0));
-    assert_eq!(
-        s("plex_sharing_user_flagged", SOLO, "Solo Viewer"),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&m, "plex_sharing_history_rows{server=\"home\"}"),
-        Some(34.0)
-    );
+    assert_eq!(s("plex_sharing_user_flagged", SOLO, "Solo Viewer"), Some(0.0));
+    assert_eq!(sample(&m, "plex_sharing_history_rows{server=\"home\"}"), Some(34.0));
     assert!(
         m.contains(r#"user="Zoë & \"Friends\" <test>""#),
         "label values are escaped"
@@ -213,15 +169,10 @@ async fn live_streams_from_two_networks_are_visible() {
     }
     let app = spawn_app(w.data, Duration::from_secs(3600)).await;
     let m = app
-        .wait_for("first refresh", |m| {
-            m.contains("plex_sharing_up{server=\"home\"} 1")
-        })
+        .wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
         .await;
     assert_eq!(
-        sample(
-            &m,
-            &user_series("plex_sharing_user_live_streams", SHARER, "Sam Sharer")
-        ),
+        sample(&m, &user_series("plex_sharing_user_live_streams", SHARER, "Sam Sharer")),
         Some(2.0)
     );
     assert_eq!(
@@ -232,10 +183,7 @@ async fn live_streams_from_two_networks_are_visible() {
         Some(2.0)
     );
     assert_eq!(
-        sample(
-            &m,
-            &user_series("plex_sharing_user_live_streams", SOLO, "Solo Viewer")
-        ),
+        sample(&m, &user_series("plex_sharing_user_live_streams", SOLO, "Solo Viewer")),
         Some(0.0)
     );
 }
@@ -243,24 +191,14 @@ async fn live_streams_from_two_networks_are_visible() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tautulli_going_down_keeps_the_last_values_and_recovery_is_automatic() {
     let app = spawn_app(World::standard().data, Duration::from_millis(200)).await;
-    let sharer = user_series(
-        "plex_sharing_user_concurrent_sessions",
-        SHARER,
-        "Sam Sharer",
-    );
-    app.wait_for("first refresh", |m| {
-        m.contains("plex_sharing_up{server=\"home\"} 1")
-    })
-    .await;
+    let sharer = user_series("plex_sharing_user_concurrent_sessions", SHARER, "Sam Sharer");
+    app.wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
+        .await;
     app.fake.set_fault(Some(Fault::ServerError));
     let m = app
         .wait_for("up 0", |m| m.contains("plex_sharing_up{server=\"home\"} 0"))
         .await;
-    assert_eq!(
-        sample(&m, &sharer),
-        Some(6.0),
-        "last good values are still served"
-    );
+    assert_eq!(sample(&m, &sharer), Some(6.0), "last good values are still served");
     assert!(
         sample(
             &m,
@@ -270,16 +208,18 @@ async fn tautulli_going_down_keeps_the_last_values_and_recovery_is_automatic() {
             >= 1.0,
         "{m}"
     );
-    assert!(m.contains("plex_sharing_tautulli_requests_total{server=\"home\",cmd=\"get_users_table\",outcome=\"server_error\"}")
-        || m.contains("cmd=\"get_history\",outcome=\"server_error\"")
-        || m.contains("cmd=\"get_activity\",outcome=\"server_error\""), "{m}");
+    assert!(
+        m.contains(
+            "plex_sharing_tautulli_requests_total{server=\"home\",cmd=\"get_users_table\",outcome=\"server_error\"}"
+        ) || m.contains("cmd=\"get_history\",outcome=\"server_error\"")
+            || m.contains("cmd=\"get_activity\",outcome=\"server_error\""),
+        "{m}"
+    );
     let (code, _) = app.get("/-/ready").await;
     assert_eq!(code, 200, "still ready: it has data to serve");
     app.fake.set_fault(None);
     let m = app
-        .wait_for("recovery", |m| {
-            m.contains("plex_sharing_up{server=\"home\"} 1")
-        })
+        .wait_for("recovery", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
         .await;
     assert_eq!(sample(&m, &sharer), Some(6.0));
 }
@@ -303,20 +243,16 @@ async fn not_ready_until_the_first_successful_refresh() {
         "no user data before the first refresh"
     );
     app.fake.set_fault(None);
-    app.wait_for("first refresh", |m| {
-        m.contains("plex_sharing_up{server=\"home\"} 1")
-    })
-    .await;
+    app.wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
+        .await;
     assert_eq!(app.get("/-/ready").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn steady_state_refreshes_make_at_most_three_calls() {
     let app = spawn_app(World::standard().data, Duration::from_millis(150)).await;
-    app.wait_for("first refresh", |m| {
-        m.contains("plex_sharing_up{server=\"home\"} 1")
-    })
-    .await;
+    app.wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = app.fake.requests().len();
     let geo_before = app.fake.count("get_geoip_lookup");
@@ -324,10 +260,7 @@ async fn steady_state_refreshes_make_at_most_three_calls() {
     let reqs = app.fake.requests();
     let new = &reqs[before..];
     let refreshes = new.iter().filter(|r| r.cmd == "get_activity").count();
-    assert!(
-        refreshes >= 3,
-        "expected several refreshes, saw {refreshes}"
-    );
+    assert!(refreshes >= 3, "expected several refreshes, saw {refreshes}");
     assert!(
         new.len() <= 3 * refreshes + 2,
         "{} calls for {refreshes} refreshes: {:?}",
@@ -339,11 +272,7 @@ async fn steady_state_refreshes_make_at_most_three_calls() {
         0,
         "users table is on a slower cadence"
     );
-    assert_eq!(
-        app.fake.count("get_geoip_lookup"),
-        geo_before,
-        "addresses are cached"
-    );
+    assert_eq!(app.fake.count("get_geoip_lookup"), geo_before, "addresses are cached");
     for r in new.iter().filter(|r| r.cmd == "get_history") {
         assert!(
             !r.params.contains_key("before"),
@@ -358,21 +287,16 @@ async fn users_who_leave_the_window_disappear() {
     opts.full_reload = Duration::from_millis(1); // every refresh is a full reload
     let app = spawn_app_with(World::standard().data, opts).await;
     let solo = user_series("plex_sharing_user_plays", SOLO, "Solo Viewer");
-    app.wait_for("solo present", |m| sample(m, &solo) == Some(3.0))
-        .await;
-    app.fake
-        .update(|d| d.history.retain(|r| r["user_id"] != SOLO));
-    app.wait_for("solo gone", |m| !m.contains("user_id=\"103\""))
-        .await;
+    app.wait_for("solo present", |m| sample(m, &solo) == Some(3.0)).await;
+    app.fake.update(|d| d.history.retain(|r| r["user_id"] != SOLO));
+    app.wait_for("solo gone", |m| !m.contains("user_id=\"103\"")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn content_negotiation_serves_openmetrics_or_text() {
     let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
-    app.wait_for("first refresh", |m| {
-        m.contains("plex_sharing_up{server=\"home\"} 1")
-    })
-    .await;
+    app.wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
+        .await;
     let r = app
         .http
         .get(format!("{}/metrics", app.url))
@@ -389,12 +313,7 @@ async fn content_negotiation_serves_openmetrics_or_text() {
         .starts_with("application/openmetrics-text"));
     let body = r.text().await.unwrap();
     assert!(body.trim_end().ends_with("# EOF"));
-    let r = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap();
     assert!(r.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -406,9 +325,7 @@ async fn content_negotiation_serves_openmetrics_or_text() {
 async fn promtool_finds_the_real_output_clean_and_every_contract_metric_present() {
     let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
     let m = app
-        .wait_for("first refresh", |m| {
-            m.contains("plex_sharing_up{server=\"home\"} 1")
-        })
+        .wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
         .await;
     let mut child = tokio::process::Command::new("promtool")
         .args(["check", "metrics"])
@@ -452,10 +369,8 @@ async fn promtool_finds_the_real_output_clean_and_every_contract_metric_present(
 #[tokio::test(flavor = "multi_thread")]
 async fn landing_page_and_json_api_link_to_user_reports() {
     let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
-    app.wait_for("first refresh", |m| {
-        m.contains("plex_sharing_up{server=\"home\"} 1")
-    })
-    .await;
+    app.wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
+        .await;
     let (code, html) = app.get("/").await;
     assert_eq!(code, 200);
     assert!(
@@ -499,10 +414,7 @@ async fn incremental_refresh_equals_a_full_reload() {
     opts.full_reload = Duration::from_secs(365 * 86_400); // only tails after the first load
     let mut incremental = Refresher::new();
     let mut t = NOW - 3 * DAY;
-    incremental
-        .refresh("home", &client, &locator, &opts, t)
-        .await
-        .unwrap();
+    incremental.refresh("home", &client, &locator, &opts, t).await.unwrap();
     let mut row = 10_000;
     for step in 0..12 {
         t += 6 * 3600;
@@ -525,17 +437,11 @@ async fn incremental_refresh_equals_a_full_reload() {
                 d.history.remove(last);
             }
         });
-        let snap = incremental
-            .refresh("home", &client, &locator, &opts, t)
-            .await
-            .unwrap();
+        let snap = incremental.refresh("home", &client, &locator, &opts, t).await.unwrap();
         assert!(snap.rows > 0);
     }
     let mut full = Refresher::new();
-    let full_snap = full
-        .refresh("home", &client, &locator, &opts, t)
-        .await
-        .unwrap();
+    let full_snap = full.refresh("home", &client, &locator, &opts, t).await.unwrap();
     let key = |r: &Refresher| -> Vec<(i64, i64, u32)> {
         r.window()
             .sessions()
@@ -544,10 +450,7 @@ async fn incremental_refresh_equals_a_full_reload() {
             .collect()
     };
     assert_eq!(key(&incremental), key(&full));
-    let inc_snap = incremental
-        .refresh("home", &client, &locator, &opts, t)
-        .await
-        .unwrap();
+    let inc_snap = incremental.refresh("home", &client, &locator, &opts, t).await.unwrap();
     assert_eq!(inc_snap.findings, full_snap.findings);
     // And the tail refreshes really were incremental: one `after`-only history query each.
     let tails = fake
