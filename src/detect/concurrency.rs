@@ -85,6 +85,15 @@ fn nearby(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
 /// seconds and at least `min_overlap`, and the rules' household exceptions do not apply.
 pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> Concurrency {
     let nets = &rules.households.session;
+    // Each session's device home, looked up once instead of per candidate pair.
+    let homes: Vec<Option<Network>> = if rules.same_home_is_household {
+        sessions
+            .iter()
+            .map(|s| rules.households.device_home.get(&s.machine).copied())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut active: Vec<(i64, usize)> = Vec::new();
     let mut pairs: Vec<(usize, usize, i64)> = Vec::new();
     for (j, s) in sessions.iter().enumerate() {
@@ -101,7 +110,7 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
                     Some(net_a) if net_a != net_s => {}
                     _ => continue,
                 }
-                if rules.same_home_is_household && rules.households.same_home(a.machine, s.machine) {
+                if rules.same_home_is_household && homes[i].is_some() && homes[i] == homes[j] {
                     continue;
                 }
                 if let Some(km) = rules.nearby_cellular_km {

@@ -56,7 +56,9 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
             }
             root = p;
         }
-        parent.insert(n, root);
+        if root != n {
+            parent.insert(n, root); // path compression
+        }
         root
     }
     if rules.dual_stack_is_one_household {
@@ -78,7 +80,11 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
             last_by_device.insert(s.machine, (s.started, net));
         }
     }
-    let session: Vec<Option<Network>> = raw.iter().map(|n| n.map(|n| find(&mut parent, n))).collect();
+    let session: Vec<Option<Network>> = if parent.is_empty() {
+        raw
+    } else {
+        raw.iter().map(|n| n.map(|n| find(&mut parent, n))).collect()
+    };
 
     let mut device_home = HashMap::new();
     if rules.devices_at_home_are_one_household {
