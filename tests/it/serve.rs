@@ -460,3 +460,41 @@ async fn incremental_refresh_equals_a_full_reload() {
         .count();
     assert_eq!(tails, 13);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geoip_failures_are_cached_briefly_and_lookups_deduplicated() {
+    use plex_sharing_exporter::geo::CacheOptions;
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let locator = Locator::new(
+        vec![Provider::Tautulli(client_for(&url))],
+        CacheOptions {
+            failure_ttl: Duration::from_millis(400),
+            ..CacheOptions::default()
+        },
+    );
+    let ip: std::net::IpAddr = "81.1.1.1".parse().unwrap();
+    // Eight concurrent lookups of one address: one request.
+    let all = futures_util::future::join_all((0..8).map(|_| locator.locate(ip))).await;
+    assert!(all
+        .iter()
+        .all(|p| p.as_ref().and_then(|p| p.city.clone()).as_deref() == Some("New York")));
+    assert_eq!(fake.count("get_geoip_lookup"), 1);
+    // A failing provider is asked once, then left alone until the failure TTL expires.
+    fake.set_fault(Some(Fault::ServerError));
+    let other: std::net::IpAddr = "82.2.2.2".parse().unwrap();
+    assert!(locator.locate(other).await.is_none());
+    assert!(locator.locate(other).await.is_none());
+    assert_eq!(fake.count("get_geoip_lookup"), 2, "the failure is cached");
+    let stats = locator.stats().snapshot();
+    assert_eq!(stats.get(&("tautulli", "error")), Some(&1));
+    fake.set_fault(None);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        locator.locate(other).await.and_then(|p| p.city.clone()).as_deref(),
+        Some("London")
+    );
+    assert_eq!(fake.count("get_geoip_lookup"), 3, "retried after the failure TTL");
+    // Private addresses never reach a provider.
+    assert!(locator.locate("192.168.1.9".parse().unwrap()).await.is_none());
+    assert_eq!(fake.count("get_geoip_lookup"), 3);
+}
