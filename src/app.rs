@@ -6,10 +6,11 @@ use std::io::{IsTerminal, Write};
 use jiff::Timestamp;
 
 use crate::config::{self, ConfigError, Format, ReportArgs};
-use crate::detect::{self, network, Places, Rules, Session, Strings, UserFinding, UserInfo};
+use crate::detect::{self, network, Places, Rules, Session, UserFinding, UserInfo};
 use crate::geo::{self, CacheOptions, Locator, MmdbProvider, Provider};
 use crate::report::{self, json, text, Context};
-use crate::tautulli::{self, Client, DecodeStats, HistoryFetch};
+use crate::tautulli::{self, Client, HistoryFetch};
+use crate::window::Window;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,68 +40,6 @@ impl AppError {
             _ => 1,
         }
     }
-}
-
-/// The history of one window, converted and interned.
-#[derive(Debug, Default)]
-pub struct History {
-    /// Sessions started inside the window.
-    pub sessions: Vec<Session>,
-    /// The strings they reference.
-    pub strings: Strings,
-    /// Users by id: the users table, plus names from history for users missing there.
-    pub users: BTreeMap<i64, UserInfo>,
-    /// What the fetch saw.
-    pub fetch: HistoryFetch,
-    /// Rows dropped or repaired while converting.
-    pub decode: DecodeStats,
-}
-
-/// Read users and every history row started in `[since, until]`.
-pub async fn load_history(
-    client: &Client,
-    since: i64,
-    until: i64,
-    only_users: Option<&[i64]>,
-    progress: &mut dyn FnMut(&HistoryFetch, usize),
-) -> Result<History, tautulli::Error> {
-    let mut h = History::default();
-    for u in client.users().await? {
-        h.users.insert(u.user_id, u);
-    }
-    let filter = only_users.map(|ids| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-    let mut days_done = 0usize;
-    let fetch = {
-        let History {
-            sessions,
-            strings,
-            users,
-            decode,
-            ..
-        } = &mut h;
-        let on_rows = |rows: Vec<tautulli::HistoryRow>, f: &HistoryFetch| {
-            days_done += 1;
-            for row in rows {
-                if let Some(info) = row.user_info() {
-                    users.entry(info.user_id).or_insert(info);
-                }
-                match row.into_session(strings, until, decode) {
-                    Ok(s) if s.started >= since && s.started <= until => sessions.push(s),
-                    Ok(_) => {}
-                    Err(reason) => decode.skip(reason),
-                }
-            }
-            progress(f, days_done);
-        };
-        client
-            .history_filtered(since, until, filter.as_deref(), on_rows)
-            .await?
-    };
-    for _ in 0..fetch.unusable_rows {
-        h.decode.skip(tautulli::SkipReason::NotAnObject);
-    }
-    h.fetch = fetch;
-    Ok(h)
 }
 
 /// Public, non-relayed addresses worth locating.
@@ -181,43 +120,51 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
     let since = now - i64::from(args.detect.days) * 86_400;
 
-    let only: Option<Vec<i64>> = match &args.user {
+    let table: BTreeMap<i64, UserInfo> = client.users().await?.into_iter().map(|u| (u.user_id, u)).collect();
+    let only: Option<String> = match &args.user {
         None => None,
         Some(name) => {
-            let users = client.users().await?;
-            let wanted = name.to_lowercase();
-            let ids: Vec<i64> = users
-                .iter()
-                .filter(|u| u.name.to_lowercase() == wanted || u.username.to_lowercase() == wanted)
-                .map(|u| u.user_id)
+            let ids: Vec<String> = table
+                .values()
+                .filter(|u| u.matches(name))
+                .map(|u| u.user_id.to_string())
                 .collect();
             if ids.is_empty() {
                 return Err(AppError::UnknownUser(name.clone()));
             }
-            Some(ids)
+            Some(ids.join(","))
         }
     };
 
     let progress = Progress::new();
-    let history = load_history(&client, since, now, only.as_deref(), &mut |f, done| {
-        progress.update(f, done)
-    })
-    .await;
+    let mut window = Window::full(now);
+    let mut days_done = 0usize;
+    let fetched = client
+        .history_filtered(since, now, only.as_deref(), |rows, f| {
+            window.add(rows, since, now);
+            days_done += 1;
+            progress.update(f, days_done);
+        })
+        .await;
     progress.finish();
-    let history = history?;
-    if history.decode.total_skipped() > 0 {
-        tracing::warn!(
-            skipped = history.decode.total_skipped(),
-            "some history rows could not be used"
-        );
+    let fetch = fetched?;
+    window.finish(now, args.detect.days);
+    let mut decode = window.decode_stats().clone();
+    for _ in 0..fetch.unusable_rows {
+        decode.skip(tautulli::SkipReason::NotAnObject);
     }
+    if decode.total_skipped() > 0 {
+        tracing::warn!(skipped = decode.total_skipped(), "some history rows could not be used");
+    }
+    let users = window.users_with(&table);
+    let sessions = window.sessions();
 
     let places: Places = if geo_enabled {
-        locator.locate_all(addresses_to_locate(&history.sessions)).await
+        locator.locate_all(addresses_to_locate(sessions)).await
     } else {
         Places::new()
     };
-    let mut findings = detect::analyze_all(&history.sessions, &history.users, &history.strings, &places, &rules);
+    let mut findings = detect::analyze_all(sessions, &users, window.strings(), &places, &rules);
     sort_findings(&mut findings);
 
     let ctx = Context {
@@ -235,15 +182,14 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
             let source = json::Source {
                 tautulli_url: client.url().to_string(),
                 api_requests: client.stats().total(),
-                rows_received: history.fetch.rows,
-                sessions: history.sessions.len() as u64,
-                rows_skipped: history
-                    .decode
+                rows_received: fetch.rows,
+                sessions: sessions.len() as u64,
+                rows_skipped: decode
                     .skipped
                     .iter()
                     .map(|(k, v)| (k.as_str().to_string(), *v))
                     .collect(),
-                count_mismatches: history.fetch.count_mismatches.clone(),
+                count_mismatches: fetch.count_mismatches.clone(),
             };
             let doc = json::document(&findings, &ctx, &rules.scoring, rules.min_score, source);
             serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;

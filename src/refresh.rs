@@ -199,8 +199,7 @@ impl Refresher {
         let live = live_by_user(&client.activity().await?);
         let places = locator.locate_all(addresses_to_locate(self.window.sessions())).await;
 
-        let mut users = self.window.history_users().clone();
-        users.extend(self.users.iter().map(|(k, v)| (*k, v.clone())));
+        let users = self.window.users_with(&self.users);
         let window = &self.window;
         let mut findings = tokio::task::block_in_place(|| {
             detect::analyze_all(window.sessions(), &users, window.strings(), &places, &opts.rules)

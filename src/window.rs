@@ -73,6 +73,14 @@ impl Window {
         &self.history_users
     }
 
+    /// Every user: the users table `table` wins, history names fill the gaps (users
+    /// deleted from the table still have rows).
+    pub fn users_with(&self, table: &BTreeMap<i64, UserInfo>) -> BTreeMap<i64, UserInfo> {
+        let mut users = self.history_users.clone();
+        users.extend(table.iter().map(|(k, v)| (*k, v.clone())));
+        users
+    }
+
     /// Rows skipped or repaired by the last load or refresh.
     pub fn decode_stats(&self) -> &DecodeStats {
         &self.decode
