@@ -64,16 +64,23 @@ pub struct OverlapRules<'a> {
     pub households: &'a Households,
     /// Skip pairs of devices that share a home.
     pub same_home_is_household: bool,
-    /// Skip a cellular session overlapping one located within this many km.
+    /// Skip a cellular session overlapping one not located (to a city) farther than this many km.
     pub nearby_cellular_km: Option<f64>,
     /// Where addresses are (for the cellular rule).
     pub places: &'a Places,
 }
 
-fn nearby(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
-    match (a.ip.and_then(|ip| places.get(&ip)), b.ip.and_then(|ip| places.get(&ip))) {
+/// Unless GeoIP places the two sessions (to a city) farther apart than `km`, a cellular
+/// one is a household member out and about: carrier addresses change all the time and
+/// country-level locations say nothing.
+fn not_proven_far(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
+    let city = |s: &Session| {
+        s.ip.and_then(|ip| places.get(&ip))
+            .filter(|p| p.city.as_deref().is_some_and(|c| !c.is_empty()))
+    };
+    match (city(a), city(b)) {
         (Some(pa), Some(pb)) => haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude) <= km,
-        _ => false,
+        _ => true,
     }
 }
 
@@ -114,7 +121,7 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
                     continue;
                 }
                 if let Some(km) = rules.nearby_cellular_km {
-                    if (a.cellular || s.cellular) && nearby(a, s, rules.places, km) {
+                    if (a.cellular || s.cellular) && not_proven_far(a, s, rules.places, km) {
                         continue;
                     }
                 }

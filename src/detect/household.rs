@@ -1,12 +1,17 @@
 //! Which household each session counts as, before any overlap or jump is evidence.
 //!
-//! Three things make two networks one household:
+//! What makes networks one household:
 //! - the same device using an IPv4 address and an IPv6 /64 within a day (a dual-stack
 //!   home: one device alternates between the two, so they are one place);
-//! - nothing else for the *networks* themselves, but for concurrency each device has a
-//!   home: the household where it plays most. Two devices with the same home are one
-//!   household even when one of them is away (a phone on cellular, a laptop on a VPN or in
-//!   a hotel), so their overlaps are not sharing. A friend's devices live elsewhere.
+//! - two or more devices each using both networks (the ISP changed the home address, the
+//!   family took its devices on a trip; a friend's devices never visit);
+//! - and for concurrency each device has a home: the household where it plays most. Two
+//!   devices with the same home are one household even when one of them is away (a phone
+//!   on cellular, a laptop on a VPN or in a hotel), so their overlaps are not sharing. A
+//!   friend's devices live elsewhere.
+//!
+//! Travel keeps the networks apart (a household's trip is still a journey); only the
+//! household of concurrent sessions is merged.
 //!
 //! Sessions without an address, relayed through Plex, or from a trusted network count as
 //! no network at all: they are never evidence.
@@ -20,16 +25,21 @@ use super::{Network, Rules, Session, Sym, UserInfo};
 pub struct Households {
     /// Per session (same order as the input): its household network, if it can be evidence.
     pub session: Vec<Option<Network>>,
+    /// Per session: its own network before any merging (for travel), if it can be evidence.
+    pub network: Vec<Option<Network>>,
     /// Per device: the household where it plays most.
     pub device_home: HashMap<Sym, Network>,
 }
 
 impl Households {
-    /// Households with at least `min_plays` sessions: the places a user regularly watches from.
-    pub fn regular(&self, min_plays: u32) -> usize {
+    /// Households with at least `min_plays` non-cellular sessions: the places a user
+    /// regularly watches from (carrier addresses are nobody's home).
+    pub fn regular(&self, sessions: &[&Session], min_plays: u32) -> usize {
         let mut plays: HashMap<Network, u32> = HashMap::new();
-        for n in self.session.iter().flatten() {
-            *plays.entry(*n).or_default() += 1;
+        for (s, n) in sessions.iter().zip(&self.session) {
+            if let (Some(n), false) = (n, s.cellular) {
+                *plays.entry(*n).or_default() += 1;
+            }
         }
         plays.values().filter(|p| **p >= min_plays.max(1)).count()
     }
@@ -80,8 +90,33 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
             last_by_device.insert(s.machine, (s.started, net));
         }
     }
+    if rules.devices_at_home_are_one_household {
+        // Networks that at least two devices each used are one household: devices move
+        // together when the ISP changes the home address, or on a family trip; a friend's
+        // devices never visit. Cellular carrier addresses do not count.
+        let mut devices_by_net: HashMap<Network, Vec<Sym>> = HashMap::new();
+        for (s, net) in sessions.iter().zip(&raw) {
+            if let (Some(net), false) = (net, s.cellular) {
+                let d = devices_by_net.entry(*net).or_default();
+                if !d.contains(&s.machine) && d.len() < 8 {
+                    d.push(s.machine);
+                }
+            }
+        }
+        let nets: Vec<(Network, Vec<Sym>)> = devices_by_net.into_iter().filter(|(_, d)| d.len() >= 2).collect();
+        for (i, (na, da)) in nets.iter().enumerate() {
+            for (nb, db) in &nets[i + 1..] {
+                if da.iter().filter(|d| db.contains(d)).count() >= 2 {
+                    let (a, b) = (find(&mut parent, *na), find(&mut parent, *nb));
+                    if a != b {
+                        parent.insert(a.max(b), a.min(b));
+                    }
+                }
+            }
+        }
+    }
     let session: Vec<Option<Network>> = if parent.is_empty() {
-        raw
+        raw.clone()
     } else {
         raw.iter().map(|n| n.map(|n| find(&mut parent, n))).collect()
     };
@@ -101,7 +136,11 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
             }
         }
     }
-    Households { session, device_home }
+    Households {
+        session,
+        network: raw,
+        device_home,
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +170,32 @@ mod tests {
         );
         let reference = households(&user(), &b.sorted(), &Rules::for_profile(ScoringProfile::Reference));
         assert_ne!(reference.session[0], reference.session[2]);
+    }
+
+    #[test]
+    fn networks_two_devices_share_are_one_household_but_stay_apart_for_travel() {
+        let mut b = Builder::default();
+        for d in 0..5 {
+            b.add(1, "tv", "81.1.1.1", d * DAY, 600);
+            b.add(1, "phone", "81.1.1.1", d * DAY + 900, 600);
+        }
+        // The ISP changes the home address: both devices move.
+        for d in 5..10 {
+            b.add(1, "tv", "81.9.9.9", d * DAY, 600);
+            b.add(1, "phone", "81.9.9.9", d * DAY + 900, 600);
+        }
+        // A friend's TV elsewhere never sees another device.
+        b.add(1, "friend-tv", "82.2.2.2", 3 * DAY, 600);
+        let sorted = b.sorted();
+        let h = households(&user(), &sorted, &Rules::default());
+        let net = |ip: &str| sorted.iter().position(|s| s.ip == ip.parse().ok()).unwrap();
+        assert_eq!(h.session[net("81.1.1.1")], h.session[net("81.9.9.9")]);
+        assert_ne!(h.session[net("81.1.1.1")], h.session[net("82.2.2.2")]);
+        assert_ne!(
+            h.network[net("81.1.1.1")],
+            h.network[net("81.9.9.9")],
+            "travel sees two places"
+        );
     }
 
     #[test]

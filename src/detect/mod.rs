@@ -439,7 +439,7 @@ pub fn analyze_user(
     );
     let jumps = travel::find_jumps(
         sessions,
-        &homes.session,
+        &homes.network,
         rules.devices_at_home_are_one_household.then_some(&homes),
         places,
         strings,
@@ -453,7 +453,7 @@ pub fn analyze_user(
         concurrent_device_pairs,
         teleportations: jumps.len(),
         networks: usage.networks,
-        regular_networks: homes.regular(rules.regular_network_plays),
+        regular_networks: homes.regular(sessions, rules.regular_network_plays),
     };
     let score_terms = rules.scoring.terms(&counts);
     let score = score_terms.iter().map(|t| t.points).sum::<f64>();
