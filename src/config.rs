@@ -112,7 +112,7 @@ pub struct TautulliArgs {
     #[arg(long = "tautulli-concurrency", default_value_t = 4)]
     pub tautulli_concurrency: usize,
     /// History rows per request.
-    #[arg(long = "tautulli-page-size", default_value_t = 5000)]
+    #[arg(long = "tautulli-page-size", default_value_t = 10000)]
     pub tautulli_page_size: usize,
 }
 

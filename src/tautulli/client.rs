@@ -146,7 +146,7 @@ impl ClientOptions {
             retries: 2,
             backoff: Duration::from_millis(500),
             concurrency: 4,
-            page_size: 5000,
+            page_size: 10000,
             max_body_bytes: 256 << 20,
         }
     }
