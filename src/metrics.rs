@@ -148,6 +148,7 @@ impl Collector for Exporter {
             overlaps: Vec::new(),
             timeline: Vec::new(),
             jumps: Vec::new(),
+            spans: Vec::new(),
         };
         let mut users: Vec<(
             &str,
