@@ -349,6 +349,13 @@ pub async fn serve_on(
         exporter,
         telemetry_path: web.telemetry_path.clone(),
         external_url: web.external_url.clone(),
+        pages: crate::web::pages::Settings {
+            prefix: web.route_prefix.clone(),
+            telemetry_path: web.telemetry_path.clone(),
+            ips: crate::web::mask::IpView { mask: web.mask_ips },
+            min_score: opts.rules.min_score,
+            max_speed_kmh: opts.rules.travel.max_speed_kmh,
+        },
     });
     let app = crate::web::router(state, &web.route_prefix);
     let result = axum::serve(listener, app)

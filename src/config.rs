@@ -362,6 +362,9 @@ pub struct WebArgs {
     /// alerts use it, and its path becomes the route prefix. Default: http://<host>:<port>.
     #[arg(long = "web.external-url")]
     pub external_url: Option<String>,
+    /// Show addresses in the reports and their JSON as 81.1.x.x (IPv4 /16) or their IPv6 /64.
+    #[arg(long = "web.mask-ips")]
+    pub mask_ips: bool,
 }
 
 /// Validated web settings.
@@ -375,6 +378,8 @@ pub struct Web {
     pub external_url: String,
     /// Route prefix (the external URL's path), "" for none.
     pub route_prefix: String,
+    /// `--web.mask-ips`.
+    pub mask_ips: bool,
 }
 
 impl WebArgs {
@@ -435,6 +440,7 @@ impl WebArgs {
             telemetry_path: self.telemetry_path.clone(),
             external_url: external,
             route_prefix,
+            mask_ips: self.mask_ips,
         })
     }
 }
