@@ -6,10 +6,14 @@
 //! - [`pages`]: the HTML, pure functions of the snapshots.
 //! - [`svg`]: the timeline picture and the travel map.
 //! - [`mask`]: hides addresses for `--web.mask-ips`.
+//! - [`auth`]: `--web.config.file` (basic auth, bearer tokens, TLS settings).
+//! - [`tls`]: the HTTPS listener.
 
+pub mod auth;
 pub mod mask;
 pub mod pages;
 pub mod svg;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde_json::json;
 
 use crate::metrics::{Exporter, Metrics};
@@ -37,6 +41,8 @@ pub struct Web {
     pub external_url: String,
     /// What the HTML pages need (prefix, masking, thresholds).
     pub pages: pages::Settings,
+    /// Credentials required on every route but health and readiness (None: open).
+    pub auth: Option<Arc<auth::Auth>>,
 }
 
 impl Web {
@@ -95,7 +101,7 @@ pub fn escape(s: &str) -> String {
 pub fn router(web: Arc<Web>, prefix: &str) -> Router {
     let prefix = prefix.trim_end_matches('/');
     let at = |path: &str| format!("{prefix}{path}");
-    let mut routes = Router::new()
+    let mut protected = Router::new()
         .route(&at("/"), get(landing))
         .route(&at(&web.telemetry_path), get(metrics))
         .route(&at("/users"), get(users_page))
@@ -103,9 +109,13 @@ pub fn router(web: Arc<Web>, prefix: &str) -> Router {
         .route(&at("/api/v1/users"), get(api_users))
         .route(&at("/api/v1/users/{server}/{user_id}"), get(api_user));
     if !prefix.is_empty() {
-        routes = routes.route(prefix, get(landing));
+        protected = protected.route(prefix, get(landing));
     }
-    routes
+    if let Some(auth) = web.auth.clone() {
+        protected = protected.route_layer(middleware::from_fn_with_state(auth, auth::require));
+    }
+    // Probes come without credentials: health and readiness stay open.
+    protected
         .route(&at("/-/healthy"), get(|| async { "Healthy\n" }))
         .route(&at("/-/ready"), get(ready))
         .with_state(web)

@@ -64,6 +64,7 @@ pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
         listen_address: "127.0.0.1:0".into(),
         telemetry_path: "/metrics".into(),
         external_url: Some("http://plex-sharing.example:9595".into()),
+        web_config_file: None,
         mask_ips: false,
     }
     .resolve()
