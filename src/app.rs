@@ -274,9 +274,23 @@ pub async fn serve_on(
         exporter,
         telemetry_path: web.telemetry_path.clone(),
         external_url: web.external_url.clone(),
+        pages: crate::web::pages::Settings {
+            prefix: web.route_prefix.clone(),
+            telemetry_path: web.telemetry_path.clone(),
+            ips: crate::web::mask::IpView { mask: web.mask_ips },
+            min_score: opts.rules.min_score,
+            max_speed_kmh: opts.rules.travel.max_speed_kmh,
+        },
+        auth: web.config.auth.clone(),
     });
     let app = crate::web::router(state, &web.route_prefix);
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = match web.config.tls.clone() {
+        Some(tls) => {
+            let listener = crate::web::tls::TlsListener::new(listener, tls)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+    };
     for l in loops {
         l.abort();
     }

@@ -419,6 +419,14 @@ pub struct WebArgs {
     /// alerts use it, and its path becomes the route prefix. Default: http://<host>:<port>.
     #[arg(long = "web.external-url")]
     pub external_url: Option<String>,
+    /// Exporter-toolkit web configuration (YAML): `tls_server_config` for HTTPS,
+    /// `basic_auth_users` (bcrypt hashes) and `bearer_tokens` (SHA-256 digests) to require
+    /// credentials on every route but /-/healthy and /-/ready.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+    /// Show addresses in the reports and their JSON as 81.1.x.x (IPv4 /16) or their IPv6 /64.
+    #[arg(long = "web.mask-ips")]
+    pub mask_ips: bool,
 }
 
 /// Validated web settings.
@@ -432,6 +440,10 @@ pub struct Web {
     pub external_url: String,
     /// Route prefix (the external URL's path), "" for none.
     pub route_prefix: String,
+    /// TLS and credentials from `--web.config.file` (default: plain HTTP, open).
+    pub config: crate::web::auth::WebConfig,
+    /// `--web.mask-ips`.
+    pub mask_ips: bool,
 }
 
 impl WebArgs {
@@ -455,6 +467,12 @@ impl WebArgs {
                 "must start with / and name a path, e.g. /metrics",
             ));
         }
+        let config = match &self.web_config_file {
+            Some(path) => {
+                crate::web::auth::WebConfig::load(path).map_err(|problem| bad("--web.config.file", problem))?
+            }
+            None => crate::web::auth::WebConfig::default(),
+        };
         let external = match &self.external_url {
             Some(u) => {
                 let url = reqwest::Url::parse(u)
@@ -477,7 +495,8 @@ impl WebArgs {
                     listen.ip().to_string()
                 };
                 let host = if host.contains(':') { format!("[{host}]") } else { host };
-                format!("http://{host}:{}", listen.port())
+                let scheme = if config.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{host}:{}", listen.port())
             }
         };
         let route_prefix = reqwest::Url::parse(&external)
@@ -488,6 +507,8 @@ impl WebArgs {
             telemetry_path: self.telemetry_path.clone(),
             external_url: external,
             route_prefix,
+            config,
+            mask_ips: self.mask_ips,
         })
     }
 }
@@ -847,6 +868,34 @@ mod tests {
     fn the_reference_scripts_flag_names_still_work() {
         let r = report(&["--host", "t", "--api-key", "k"]).unwrap();
         assert_eq!(r.tautulli.tautulli_url.as_deref(), Some("t"));
+    }
+
+    fn web(args: &[&str]) -> Result<Web, ConfigError> {
+        let mut v = vec!["plex-sharing-exporter", "demo"];
+        v.extend_from_slice(args);
+        match Cli::try_parse_from(v).expect("flags parse").command {
+            Command::Demo(d) => d.web.resolve(),
+            _ => unreachable!("parsed a demo"),
+        }
+    }
+
+    #[test]
+    fn a_bad_web_config_file_is_one_error_naming_the_flag() {
+        let dir = std::env::temp_dir().join(format!("pse-webcfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("web.yml");
+        std::fs::write(&path, "basic_auth_users:\n  a: x\ntls_server_confg: {}\n").unwrap();
+        let e = web(&["--web.config.file", path.to_str().unwrap()]).unwrap_err();
+        assert_eq!(e.flag, "--web.config.file");
+        assert!(e.problem.contains("tls_server_confg"), "{e}");
+        assert!(e.problem.contains("web.yml"), "names the file: {e}");
+        let missing = dir.join("missing.yml");
+        let e = web(&["--web.config.file", missing.to_str().unwrap()]).unwrap_err();
+        assert!(e.problem.starts_with("cannot read"), "{e}");
+        std::fs::write(&path, "").unwrap();
+        let w = web(&["--web.config.file", path.to_str().unwrap(), "--web.mask-ips"]).unwrap();
+        assert!(w.config.auth.is_none() && w.config.tls.is_none() && w.mask_ips);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`window`]: the rolling history window and its incremental refresh.
 //! - [`refresh`]: the per-server refresh loop and its snapshots.
 //! - [`metrics`]: the `/metrics` collector over the snapshots.
-//! - [`web`]: landing page, `/metrics`, health, JSON API.
+//! - [`web`]: landing page, drill-down reports (HTML, SVG, JSON), `/metrics`, health;
+//!   basic auth, bearer tokens and TLS from `--web.config.file`.
 //! - [`config`]: command-line flags and their validation.
 //! - [`simulator`]: a simulated Tautulli HTTP server (demo and tests).
 //! - [`app`]: the commands, wiring sources, detection and sinks together.

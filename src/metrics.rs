@@ -143,6 +143,7 @@ impl Collector for Exporter {
             overlaps: Vec::new(),
             timeline: Vec::new(),
             jumps: Vec::new(),
+            spans: Vec::new(),
         };
         let mut users: Vec<(&str, String, &str, &crate::detect::UserFinding, &crate::refresh::Live)> = Vec::new();
         for (server, snap, _) in &snapshots {

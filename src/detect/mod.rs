@@ -337,6 +337,23 @@ pub struct TimelineEntry {
     pub title: Arc<str>,
 }
 
+/// One session reduced to what the timeline picture needs: a few integers, so a snapshot
+/// of 1000 users × 2000 sessions stays small (the full [`TimelineEntry`] is kept only for
+/// sessions that overlap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Span {
+    /// Start, epoch seconds.
+    pub started: i64,
+    /// Effective end, epoch seconds (see [`Session::effective_end`]).
+    pub ended: i64,
+    /// Index of the device in [`UserFinding::device_usage`].
+    pub device: u32,
+    /// Index of the address in [`UserFinding::ip_usage`]; `None` when it was unknown.
+    pub ip: Option<u32>,
+    /// The session takes part in a cross-network overlap (it is in the timeline).
+    pub concurrent: bool,
+}
+
 /// Everything detection concluded about one user, with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UserFinding {
@@ -380,6 +397,10 @@ pub struct UserFinding {
     pub timeline: Vec<TimelineEntry>,
     /// The jumps (evidence for `teleportations`).
     pub jumps: Vec<Jump>,
+    /// Every session, chronological, for the timeline picture. Left out of the `report`
+    /// JSON (it would repeat the whole history); the per-user web API adds it.
+    #[serde(skip)]
+    pub spans: Vec<Span>,
 }
 
 /// Analyse every user that has sessions. `sessions` may be in any order.
@@ -455,6 +476,7 @@ pub fn analyze_user(
         networks: usage.networks,
         regular_networks: homes.regular(sessions, rules.regular_network_plays),
     };
+    let spans = spans(sessions, strings, &usage, &timeline, rules.pause_allowance_seconds);
     let score_terms = rules.scoring.terms(&counts);
     let score = score_terms.iter().map(|t| t.points).sum::<f64>();
     let flagged = score >= rules.min_score && (!rules.concurrent_only || !overlaps.is_empty());
@@ -479,7 +501,37 @@ pub fn analyze_user(
         overlaps,
         timeline,
         jumps,
+        spans,
     }
+}
+
+/// Every session as a [`Span`], indexing the devices and addresses of `usage`.
+fn spans(
+    sessions: &[&Session],
+    strings: &Strings,
+    usage: &devices::Usage,
+    timeline: &[TimelineEntry],
+    pause_allowance: u32,
+) -> Vec<Span> {
+    let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+    let devices: HashMap<&str, u32> = usage
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.machine_id.as_str(), index(i)))
+        .collect();
+    let ips: HashMap<IpAddr, u32> = usage.ips.iter().enumerate().map(|(i, u)| (u.ip, index(i))).collect();
+    let concurrent: std::collections::HashSet<i64> = timeline.iter().map(|t| t.row_id).collect();
+    sessions
+        .iter()
+        .map(|s| Span {
+            started: s.started,
+            ended: s.effective_end(pause_allowance).max(s.started),
+            device: devices.get(strings.get(s.machine)).copied().unwrap_or(u32::MAX),
+            ip: s.ip.and_then(|ip| ips.get(&ip).copied()),
+            concurrent: concurrent.contains(&s.row_id),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -586,6 +638,36 @@ mod tests {
         assert_eq!(
             (f[1].user_id, f[1].user.as_str(), f[1].plays, f[1].devices),
             (2, "Two", 2, 2)
+        );
+    }
+
+    #[test]
+    fn spans_index_devices_and_addresses_and_mark_overlapping_sessions() {
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 1000, 3600); // overlaps the phone
+        b.add(1, "phone", "92.2.2.2", 2000, 600);
+        b.add(1, "tv", "81.1.1.1", 90_000, 7200); // alone
+        b.add(1, "tablet", "", 200_000, 60); // no address
+        let info = UserInfo {
+            user_id: 1,
+            name: "One".into(),
+            username: String::new(),
+        };
+        let f = analyze_user(&info, &b.sorted(), &b.strings, &Places::new(), &Rules::default());
+        assert_eq!(f.spans.len(), 4);
+        let device = |s: &Span| f.device_usage[s.device as usize].machine_id.as_str();
+        let ip = |s: &Span| s.ip.map(|i| f.ip_usage[i as usize].ip.to_string());
+        assert_eq!(
+            f.spans
+                .iter()
+                .map(|s| (s.started, s.ended, device(s), ip(s), s.concurrent))
+                .collect::<Vec<_>>(),
+            vec![
+                (1000, 4600, "tv", Some("81.1.1.1".into()), true),
+                (2000, 2600, "phone", Some("92.2.2.2".into()), true),
+                (90_000, 97_200, "tv", Some("81.1.1.1".into()), false),
+                (200_000, 200_060, "tablet", None, false),
+            ]
         );
     }
 

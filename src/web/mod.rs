@@ -1,19 +1,31 @@
-//! The HTTP face of `serve` and `demo`: landing page, `/metrics`, health and
-//! readiness, and the JSON API. Everything is served under the path of
+//! The HTTP face of `serve` and `demo`: the landing page, the drill-down reports
+//! (`/users`, `/users/{server}/{user_id}`) and their JSON under `/api/v1/`, `/metrics`,
+//! and health and readiness. Everything is served under the path of
 //! `--web.external-url`, so links work behind a reverse proxy.
+//!
+//! - [`pages`]: the HTML, pure functions of the snapshots.
+//! - [`svg`]: the timeline picture and the travel map.
+//! - [`mask`]: hides addresses for `--web.mask-ips`.
+//! - [`auth`]: `--web.config.file` (basic auth, bearer tokens, TLS settings).
+//! - [`tls`]: the HTTPS listener.
 
-use std::fmt::Write as _;
+pub mod auth;
+pub mod mask;
+pub mod pages;
+pub mod svg;
+pub mod tls;
+
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde_json::json;
 
 use crate::metrics::{Exporter, Metrics};
-use crate::refresh::ServerState;
+use crate::refresh::{Health, ServerState, Snapshot};
 
 /// Shared state of the web handlers.
 #[derive(Debug)]
@@ -24,13 +36,46 @@ pub struct Web {
     pub exporter: Arc<Exporter>,
     /// Path of the metrics endpoint, e.g. `/metrics`.
     pub telemetry_path: String,
-    /// Public base URL without a trailing slash.
+    /// Public base URL without a trailing slash (for links that leave the exporter:
+    /// `report_url` in the JSON, which Grafana and alerts follow).
     pub external_url: String,
+    /// What the HTML pages need (prefix, masking, thresholds).
+    pub pages: pages::Settings,
+    /// Credentials required on every route but health and readiness (None: open).
+    pub auth: Option<Arc<auth::Auth>>,
 }
 
 impl Web {
     fn server(&self, name: &str) -> Option<&Arc<ServerState>> {
         self.exporter.servers.iter().find(|s| s.name == name)
+    }
+}
+
+/// What the pages read from each server, taken once per request.
+struct Taken {
+    health: Vec<Health>,
+    snapshots: Vec<Option<Arc<Snapshot>>>,
+}
+
+impl Taken {
+    fn new(web: &Web) -> Taken {
+        Taken {
+            health: web.exporter.servers.iter().map(|s| s.health()).collect(),
+            snapshots: web.exporter.servers.iter().map(|s| s.snapshot()).collect(),
+        }
+    }
+
+    fn views<'a>(&'a self, web: &'a Web) -> Vec<pages::ServerView<'a>> {
+        web.exporter
+            .servers
+            .iter()
+            .zip(self.health.iter().zip(&self.snapshots))
+            .map(|(s, (health, snap))| pages::ServerView {
+                name: &s.name,
+                health,
+                snapshot: snap.as_deref(),
+            })
+            .collect()
     }
 }
 
@@ -51,21 +96,55 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The router, mounted under `prefix` (the path of the external URL, "" for none).
+/// The landing page answers both `{prefix}` and `{prefix}/`: the external URL is often
+/// given, and followed, with a trailing slash.
 pub fn router(web: Arc<Web>, prefix: &str) -> Router {
-    let routes = Router::new()
-        .route("/", get(landing))
-        .route(&web.telemetry_path, get(metrics))
-        .route("/-/healthy", get(|| async { "Healthy\n" }))
-        .route("/-/ready", get(ready))
-        .route("/api/v1/users", get(api_users))
-        .route("/api/v1/users/{server}/{user_id}", get(api_user))
-        .with_state(web);
     let prefix = prefix.trim_end_matches('/');
-    if prefix.is_empty() {
-        routes
-    } else {
-        Router::new().nest(prefix, routes)
+    let at = |path: &str| format!("{prefix}{path}");
+    let mut protected = Router::new()
+        .route(&at("/"), get(landing))
+        .route(&at(&web.telemetry_path), get(metrics))
+        .route(&at("/users"), get(users_page))
+        .route(&at("/users/{server}/{user_id}"), get(user_page))
+        .route(&at("/api/v1/users"), get(api_users))
+        .route(&at("/api/v1/users/{server}/{user_id}"), get(api_user));
+    if !prefix.is_empty() {
+        protected = protected.route(prefix, get(landing));
     }
+    if let Some(auth) = web.auth.clone() {
+        protected = protected.route_layer(middleware::from_fn_with_state(auth, auth::require));
+    }
+    // Probes come without credentials: health and readiness stay open.
+    protected
+        .route(&at("/-/healthy"), get(|| async { "Healthy\n" }))
+        .route(&at("/-/ready"), get(ready))
+        .with_state(web)
+}
+
+/// An HTML response. The CSP forbids scripts and every outside resource: the pages use
+/// none, so anything that slipped through escaping still cannot run or phone home.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Reports name people and places: keep them out of shared caches.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn json_error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
 }
 
 async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
@@ -96,55 +175,79 @@ async fn ready(State(web): State<Arc<Web>>) -> Response {
     }
 }
 
-async fn landing(State(web): State<Arc<Web>>) -> Html<String> {
-    let base = &web.external_url;
-    let mut servers = String::new();
-    for s in &web.exporter.servers {
-        let h = s.health();
-        let snap = s.snapshot();
-        let _ = write!(
-            servers,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.name),
-            if h.up {
-                "up"
-            } else if h.attempts == 0 {
-                "starting"
-            } else {
-                "DOWN"
-            },
-            snap.as_ref().map(|s| s.rows).unwrap_or(0),
-            snap.as_ref()
-                .map(|s| s.findings.iter().filter(|f| f.flagged).count())
-                .unwrap_or(0),
-            escape(h.last_error.as_deref().unwrap_or("")),
-        );
-    }
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Plex Sharing Exporter</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}td,th{{padding:.2em .8em;text-align:left}}</style>
-</head><body>
-<h1>Plex Sharing Exporter</h1>
-<p>Finds Plex account sharing in Tautulli's history. Version {version}.</p>
-<ul>
-<li><a href="{base}{metrics}">Metrics</a></li>
-<li><a href="{base}/api/v1/users">Users (JSON)</a></li>
-<li><a href="{base}/-/healthy">Health</a> · <a href="{base}/-/ready">Readiness</a></li>
-</ul>
-<h2>Servers</h2>
-<table><tr><th>Server</th><th>Status</th><th>Sessions</th><th>Flagged</th><th>Last error</th></tr>{servers}</table>
-</body></html>
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        base = escape(base),
-        metrics = escape(&web.telemetry_path),
-    ))
+async fn landing(State(web): State<Arc<Web>>) -> Response {
+    let taken = Taken::new(&web);
+    html(StatusCode::OK, pages::landing(&web.pages, &taken.views(&web)))
 }
 
-async fn api_users(State(web): State<Arc<Web>>) -> Json<serde_json::Value> {
+/// The `?server=` filter of `/users` and `/api/v1/users`; empty means all.
+#[derive(Debug, serde::Deserialize)]
+struct UsersQuery {
+    #[serde(default)]
+    server: Option<String>,
+}
+
+impl UsersQuery {
+    fn server(&self) -> Option<&str> {
+        self.server.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+async fn users_page(State(web): State<Arc<Web>>, Query(q): Query<UsersQuery>) -> Response {
+    if let Some(name) = q.server() {
+        if web.server(name).is_none() {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::message(
+                    &web.pages,
+                    "No such server",
+                    &format!("There is no server named {name:?}."),
+                ),
+            );
+        }
+    }
+    let taken = Taken::new(&web);
+    html(StatusCode::OK, pages::users(&web.pages, &taken.views(&web), q.server()))
+}
+
+async fn user_page(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(String, String)>) -> Response {
+    let missing = |title: &str, text: String| html(StatusCode::NOT_FOUND, pages::message(&web.pages, title, &text));
+    let Some(s) = web.server(&server) else {
+        return missing("No such server", format!("There is no server named {server:?}."));
+    };
+    let Ok(id) = user_id.parse::<i64>() else {
+        return missing("No such user", format!("{user_id:?} is not a user id."));
+    };
+    let Some(snap) = s.snapshot() else {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message(
+                &web.pages,
+                "No data yet",
+                &format!("The first refresh of {server} has not succeeded yet."),
+            ),
+        );
+    };
+    match snap.finding(id) {
+        Some(f) => html(StatusCode::OK, pages::user(&web.pages, &server, &snap, f)),
+        None => missing(
+            "No such user",
+            format!("User {id} has no history on {server} in the window."),
+        ),
+    }
+}
+
+async fn api_users(State(web): State<Arc<Web>>, Query(q): Query<UsersQuery>) -> Response {
+    if let Some(name) = q.server() {
+        if web.server(name).is_none() {
+            return json_error(StatusCode::NOT_FOUND, format!("no server named {name:?}"));
+        }
+    }
     let mut servers = Vec::new();
     for s in &web.exporter.servers {
+        if q.server().is_some_and(|name| name != s.name) {
+            continue;
+        }
         let h = s.health();
         let snap = s.snapshot();
         let users: Vec<serde_json::Value> = snap
@@ -176,26 +279,21 @@ async fn api_users(State(web): State<Arc<Web>>) -> Json<serde_json::Value> {
             "users": users,
         }));
     }
-    Json(json!({ "servers": servers }))
+    Json(json!({ "servers": servers })).into_response()
 }
 
 async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(String, i64)>) -> Response {
     let Some(s) = web.server(&server) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no server named {server:?}")})),
-        )
-            .into_response();
+        return json_error(StatusCode::NOT_FOUND, format!("no server named {server:?}"));
     };
     let Some(snap) = s.snapshot() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "no data yet"}))).into_response();
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "no data yet".into());
     };
     let Some(f) = snap.finding(user_id) else {
-        return (
+        return json_error(
             StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("user {user_id} has no history in the window")})),
-        )
-            .into_response();
+            format!("user {user_id} has no history in the window"),
+        );
     };
     let locations: std::collections::BTreeMap<String, String> = f
         .ip_usage
@@ -210,7 +308,11 @@ async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(St
         o.insert("live_streams".into(), json!(live.streams));
         o.insert("live_networks".into(), json!(live.networks));
         o.insert("window".into(), json!({"start": snap.window.0, "end": snap.window.1}));
+        // What the timeline picture draws: every session, indexing device_usage and
+        // ip_usage (not in the `report` JSON, which would repeat the whole history).
+        o.insert("sessions".into(), json!(f.spans));
     }
+    web.pages.ips.json(&mut v);
     Json(v).into_response()
 }
 

@@ -1,7 +1,9 @@
 //! Integration tests: the real binary against a simulated Tautulli served over HTTP.
 
+mod browser;
 mod cli;
 mod helpers;
+mod pages;
 mod parity;
 mod report;
 mod serve;

@@ -61,6 +61,8 @@ pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
         listen_address: "127.0.0.1:0".into(),
         telemetry_path: "/metrics".into(),
         external_url: Some("http://plex-sharing.example:9595".into()),
+        web_config_file: None,
+        mask_ips: false,
     }
     .resolve()
     .unwrap();
@@ -374,7 +376,7 @@ async fn landing_page_and_json_api_link_to_user_reports() {
     let (code, html) = app.get("/").await;
     assert_eq!(code, 200);
     assert!(
-        html.contains("href=\"http://plex-sharing.example:9595/metrics\""),
+        html.contains("href=\"/metrics\"") && html.contains("href=\"/users\""),
         "{html}"
     );
     let (_, json) = app.get("/api/v1/users").await;

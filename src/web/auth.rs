@@ -1,0 +1,361 @@
+//! `--web.config.file`: the Prometheus exporter-toolkit web configuration (TLS and basic
+//! auth users with bcrypt hashes), plus a `bearer_tokens` extension for clients that
+//! send `Authorization: Bearer` (Grafana, scripts).
+//!
+//! ```yaml
+//! tls_server_config:
+//!   cert_file: server.crt        # relative paths are relative to this file
+//!   key_file: server.key
+//!   min_version: TLS12           # or TLS13; TLS10/TLS11 are not offered by rustls
+//! basic_auth_users:
+//!   alice: $2y$10$...            # bcrypt hash (htpasswd -nBC 10 alice)
+//! bearer_tokens:
+//!   grafana: sha256:5e88...      # SHA-256 of the token (printf %s "$TOKEN" | sha256sum)
+//! ```
+//!
+//! The file is read once at start-up and every problem is one error naming the flag
+//! (exit 2). Unknown keys are errors, so a typo never silently turns auth off. With users
+//! or tokens configured every route needs credentials except `/-/healthy` and
+//! `/-/ready`, which orchestrators probe without any.
+//!
+//! Bearer tokens are stored as SHA-256 digests rather than bcrypt hashes: tokens are long
+//! random strings (nothing to brute-force), and a digest is cheap to check on every
+//! scrape. Passwords get bcrypt, whose cost would make every scrape slow, so a verified
+//! (user, password, hash) triple is remembered by its digest (as exporter-toolkit does).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::tls::{self, MinVersion};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    #[serde(default)]
+    tls_server_config: Option<TlsSection>,
+    #[serde(default)]
+    basic_auth_users: BTreeMap<String, String>,
+    #[serde(default)]
+    bearer_tokens: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSection {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    #[serde(default)]
+    min_version: Option<String>,
+}
+
+/// The validated web configuration.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Serve HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Require credentials (None: open).
+    pub auth: Option<Arc<Auth>>,
+}
+
+impl WebConfig {
+    /// Read and validate the file at `path`. The error says what is wrong and where,
+    /// without the flag name (the caller adds it).
+    pub fn load(path: &Path) -> Result<WebConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        WebConfig::parse(&text, base).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Validate the YAML `text`; relative certificate paths are taken from `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<WebConfig, String> {
+        let doc: FileDoc = if text.trim().is_empty() {
+            FileDoc::default()
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
+        };
+        let tls = match doc.tls_server_config {
+            None => None,
+            Some(t) => {
+                let min = match t.min_version.as_deref() {
+                    None | Some("TLS12") => MinVersion::Tls12,
+                    Some("TLS13") => MinVersion::Tls13,
+                    Some(v @ ("TLS10" | "TLS11")) => {
+                        return Err(format!(
+                            "tls_server_config.min_version: {v} is not offered (rustls speaks TLS12 and TLS13)"
+                        ))
+                    }
+                    Some(other) => {
+                        return Err(format!(
+                            "tls_server_config.min_version: {other:?} is not TLS12 or TLS13"
+                        ))
+                    }
+                };
+                let cert = base.join(&t.cert_file);
+                let key = base.join(&t.key_file);
+                Some(tls::server_config(&cert, &key, min).map_err(|e| format!("tls_server_config: {e}"))?)
+            }
+        };
+        for (user, hash) in &doc.basic_auth_users {
+            if user.is_empty() || user.contains(':') {
+                return Err(format!(
+                    "basic_auth_users: {user:?} is not a usable user name (empty or contains ':')"
+                ));
+            }
+            bcrypt::HashParts::from_str(hash).map_err(|e| {
+                format!("basic_auth_users.{user}: not a bcrypt hash ({e}); make one with `htpasswd -nBC 10 {user}`")
+            })?;
+        }
+        let mut tokens = Vec::new();
+        for (name, digest) in &doc.bearer_tokens {
+            let hex = digest.strip_prefix("sha256:").ok_or_else(|| {
+                format!("bearer_tokens.{name}: must be sha256:<64 hex digits>, the SHA-256 of the token")
+            })?;
+            let bytes = decode_hex32(hex).ok_or_else(|| {
+                format!("bearer_tokens.{name}: {hex:?} is not 64 hex digits (printf %s \"$TOKEN\" | sha256sum)")
+            })?;
+            tokens.push((name.clone(), bytes));
+        }
+        let auth = if doc.basic_auth_users.is_empty() && tokens.is_empty() {
+            None
+        } else {
+            Some(Arc::new(Auth {
+                users: doc.basic_auth_users,
+                tokens,
+                verified: Mutex::new(HashSet::new()),
+            }))
+        };
+        Ok(WebConfig { tls, auth })
+    }
+}
+
+fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        // Length-prefix each part so ("ab", "c") and ("a", "bc") differ.
+        ctx.update(&(p.len() as u64).to_be_bytes());
+        ctx.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+/// Equal in time independent of where the first difference is.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Most verified passwords remembered; the set is emptied when full.
+const CACHE_CAPACITY: usize = 1024;
+
+/// Who may read the reports and metrics.
+pub struct Auth {
+    users: BTreeMap<String, String>,
+    tokens: Vec<(String, [u8; 32])>,
+    verified: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("tokens", &self.tokens.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Auth {
+    /// True when the `Authorization` header value carries valid credentials.
+    pub async fn allows(&self, authorization: Option<&str>) -> bool {
+        let Some(value) = authorization else {
+            return false;
+        };
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let digest = token_digest(rest.trim());
+            // Check every token so the time taken does not say which one was close.
+            return self.tokens.iter().fold(false, |ok, (_, d)| same(d, &digest) | ok);
+        }
+        if !scheme.eq_ignore_ascii_case("basic") || self.users.is_empty() {
+            return false;
+        }
+        let Some(decoded) = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        else {
+            return false;
+        };
+        let Some((user, password)) = decoded.split_once(':') else {
+            return false;
+        };
+        // An unknown user still costs one bcrypt check, so timing does not tell which
+        // user names exist.
+        let (known, hash) = match self.users.get(user) {
+            Some(h) => (true, h.clone()),
+            None => match self.users.values().next() {
+                Some(h) => (false, h.clone()),
+                None => return false,
+            },
+        };
+        let key = sha256(&[user.as_bytes(), password.as_bytes(), hash.as_bytes()]);
+        if known && self.verified.lock().is_ok_and(|v| v.contains(&key)) {
+            return true;
+        }
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(false);
+        if known && ok {
+            if let Ok(mut v) = self.verified.lock() {
+                if v.len() >= CACHE_CAPACITY {
+                    v.clear();
+                }
+                v.insert(key);
+            }
+        }
+        known && ok
+    }
+
+    fn challenge(&self) -> Vec<HeaderValue> {
+        let mut out = Vec::new();
+        if !self.users.is_empty() {
+            out.push(HeaderValue::from_static(
+                "Basic realm=\"plex-sharing-exporter\", charset=\"UTF-8\"",
+            ));
+        }
+        if !self.tokens.is_empty() {
+            out.push(HeaderValue::from_static("Bearer realm=\"plex-sharing-exporter\""));
+        }
+        out
+    }
+}
+
+/// Middleware: pass requests with valid credentials, answer 401 to the rest.
+pub async fn require(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if auth.allows(header.as_deref()).await {
+        return next.run(req).await;
+    }
+    tracing::debug!(path = %req.uri().path(), "unauthorized request");
+    let mut resp = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+    for v in auth.challenge() {
+        resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WebConfig, String> {
+        WebConfig::parse(text, Path::new("/nonexistent"))
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    }
+
+    #[test]
+    fn an_empty_file_configures_nothing() {
+        let c = parse("").unwrap();
+        assert!(c.tls.is_none() && c.auth.is_none());
+        assert!(parse("{}").unwrap().auth.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let e = parse("basic_auth_user:\n  a: b\n").unwrap_err();
+        assert!(e.contains("unknown field `basic_auth_user`"), "{e}");
+        let e = parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_ca_file: c\n").unwrap_err();
+        assert!(e.contains("client_ca_file"), "{e}");
+    }
+
+    #[test]
+    fn a_password_instead_of_a_bcrypt_hash_is_rejected() {
+        let e = parse("basic_auth_users:\n  alice: hunter2\n").unwrap_err();
+        assert!(e.contains("basic_auth_users.alice: not a bcrypt hash"), "{e}");
+        assert!(!e.contains("hunter2"), "the error must not echo the secret: {e}");
+    }
+
+    #[test]
+    fn bearer_tokens_must_be_sha256_digests() {
+        let e = parse("bearer_tokens:\n  grafana: s3cret\n").unwrap_err();
+        assert!(e.contains("bearer_tokens.grafana: must be sha256:"), "{e}");
+        let e = parse("bearer_tokens:\n  grafana: sha256:abcd\n").unwrap_err();
+        assert!(e.contains("not 64 hex digits"), "{e}");
+    }
+
+    #[test]
+    fn old_tls_versions_and_missing_certificates_are_reported() {
+        let e = parse("tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  min_version: TLS11\n").unwrap_err();
+        assert!(e.contains("TLS11 is not offered"), "{e}");
+        let e = parse("tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n").unwrap_err();
+        assert!(e.contains("/nonexistent/a.crt"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn basic_auth_checks_the_bcrypt_hash_and_remembers_success() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let c = parse(&format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+        let auth = c.auth.unwrap();
+        assert!(auth.allows(Some(&basic("alice", "s3cret"))).await);
+        assert!(auth.allows(Some(&basic("alice", "s3cret"))).await, "cached");
+        assert!(!auth.allows(Some(&basic("alice", "wrong"))).await);
+        assert!(!auth.allows(Some(&basic("bob", "s3cret"))).await);
+        assert!(!auth.allows(Some("Basic !!notbase64")).await);
+        assert!(!auth.allows(None).await);
+        assert!(!auth.allows(Some("Bearer s3cret")).await, "no tokens set");
+    }
+
+    #[tokio::test]
+    async fn bearer_tokens_match_their_digest() {
+        let digest: String = token_digest("tok-123").iter().map(|b| format!("{b:02x}")).collect();
+        let c = parse(&format!("bearer_tokens:\n  grafana: sha256:{digest}\n")).unwrap();
+        let auth = c.auth.unwrap();
+        assert!(auth.allows(Some("Bearer tok-123")).await);
+        assert!(auth.allows(Some("bearer  tok-123 ")).await);
+        assert!(!auth.allows(Some("Bearer tok-124")).await);
+        assert!(!auth.allows(Some(&basic("grafana", "tok-123"))).await);
+        assert!(!format!("{auth:?}").contains(&digest), "Debug hides digests");
+    }
+}
