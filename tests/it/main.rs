@@ -3,5 +3,6 @@
 mod cli;
 mod helpers;
 mod parity;
+mod prometheus_e2e;
 mod report;
 mod serve;
