@@ -598,11 +598,15 @@ def overview():
     ), 8, 8))
     panels.append(g.place(timeseries(
         "Tautulli request error ratio",
+        # "or ... * 0": 0 rather than no data while every request succeeds (the
+        # failed-outcome series only exist after a first failure).
         [target(
-            f"sum by (server) (rate(plex_sharing_tautulli_requests_total{{{SEL},outcome!=\"success\"}}[$__rate_interval]))\n"
+            f"(\n  sum by (server) (rate(plex_sharing_tautulli_requests_total{{{SEL},outcome!=\"success\"}}[$__rate_interval]))\n"
+            f"  or\n  sum by (server) (rate(plex_sharing_tautulli_requests_total{{{SEL}}}[$__rate_interval])) * 0\n)\n"
             f"/\nsum by (server) (rate(plex_sharing_tautulli_requests_total{{{SEL}}}[$__rate_interval]))",
             "{{server}}")],
-        "Share of Tautulli API requests that did not succeed (errors, timeouts...).",
+        "Share of Tautulli API requests that did not succeed (errors, timeouts...); "
+        "0 while all succeed.",
         unit="percentunit", th=thresholds("green", (0.1, "red")),
     ), 8, 8))
     panels.append(g.place(timeseries(

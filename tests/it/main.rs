@@ -5,5 +5,6 @@ mod cli;
 mod helpers;
 mod pages;
 mod parity;
+mod prometheus_e2e;
 mod report;
 mod serve;
