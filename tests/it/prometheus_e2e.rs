@@ -863,10 +863,24 @@ async fn check_alerts(stack: &mut Stack, truth: &Truth) -> Vec<Alert> {
         let anchor = format!("docs/runbook.md#{}", a.name.to_lowercase());
         assert!(ann["runbook_url"].ends_with(&anchor), "{a:?}");
     }
-    // The data behind each report link is served.
+    // Each report link opens the user's HTML report, and its data is served as JSON.
     for id in &truth.suspects {
         let url = format!("{}/api/v1/users/{SERVER}/{id}", stack.exporter_url);
         assert_eq!(get_status(&stack.http, &url).await, Ok(200), "{url}");
+        let page = format!("{}/users/{SERVER}/{id}", stack.exporter_url);
+        let html = stack
+            .http
+            .get(&page)
+            .send()
+            .await
+            .expect("report page")
+            .text()
+            .await
+            .unwrap_or_default();
+        assert!(
+            html.contains("Why the score is") && html.contains(r#"<svg class="timeline""#),
+            "{page}: {html}"
+        );
     }
     // Over the whole run: no sharing alert, not even pending, for an honest user, and no
     // health alert ever firing.
