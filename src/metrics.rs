@@ -122,29 +122,7 @@ impl Collector for Exporter {
 
         // Per-user gauges: every user with history in the window or streaming now.
         let empty = crate::refresh::Live::default();
-        let blank = crate::detect::UserFinding {
-            user_id: 0,
-            user: String::new(),
-            username: String::new(),
-            score: 0.0,
-            flagged: false,
-            score_terms: Vec::new(),
-            devices: 0,
-            heavy_devices: 0,
-            plays: 0,
-            watch_time_seconds: 0,
-            networks: 0,
-            regular_networks: 0,
-            concurrent_sessions: 0,
-            concurrent_device_pairs: 0,
-            teleportations: 0,
-            device_usage: Vec::new(),
-            ip_usage: Vec::new(),
-            overlaps: Vec::new(),
-            timeline: Vec::new(),
-            jumps: Vec::new(),
-            spans: Vec::new(),
-        };
+        let blank = crate::detect::UserFinding::default();
         let mut users: Vec<(&str, String, &str, &crate::detect::UserFinding, &crate::refresh::Live)> = Vec::new();
         for (server, snap, _) in &snapshots {
             let Some(snap) = snap else { continue };

@@ -355,7 +355,7 @@ pub struct Span {
 }
 
 /// Everything detection concluded about one user, with its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct UserFinding {
     /// Plex user id.
     pub user_id: i64,
