@@ -40,5 +40,8 @@ refreshes() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^plex_sharing_tau
 c0=$(calls); r0=$(refreshes); sleep 10.5; c1=$(calls); r1=$(refreshes)
 echo "steady state: $((c1 - c0)) Tautulli calls in $((r1 - r0)) refreshes"
 grep -E 'VmRSS|VmHWM' /proc/$pid/status | tr -s ' ' | tr '\n' ' '; echo
+echo "wrk, 50 connections, as Prometheus scrapes (Accept-Encoding: gzip):"
+wrk -t2 -c50 -d20s --latency -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/metrics" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+echo "wrk, 50 connections, uncompressed:"
 wrk -t2 -c50 -d20s --latency "http://127.0.0.1:$port/metrics" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 grep -E 'VmRSS|VmHWM' /proc/$pid/status | tr -s ' ' | tr '\n' ' '; echo

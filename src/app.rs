@@ -291,8 +291,13 @@ pub async fn serve_on(
         }
         None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
     };
-    for l in loops {
+    // Stop the refresh loops and wait for them, so none is mid-poll when the runtime
+    // shuts down.
+    for l in &loops {
         l.abort();
+    }
+    for l in loops {
+        let _ = l.await;
     }
     result.map_err(AppError::Output)
 }

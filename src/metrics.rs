@@ -3,7 +3,11 @@
 //! a scrape never waits for Tautulli. OpenMetrics by default; Prometheus text 0.0.4
 //! when the scraper does not ask for OpenMetrics.
 
-use std::sync::Arc;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -259,29 +263,109 @@ impl Collector for Exporter {
     }
 }
 
-/// The registry holding the exporter's collector.
+/// One rendered exposition, shared by every scrape until it is stale.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Content type of `body`.
+    pub content_type: &'static str,
+    /// The exposition.
+    pub body: Bytes,
+    /// `body` gzip-compressed, made on the first scrape that accepts gzip.
+    gzip: Option<Bytes>,
+    at: Instant,
+    version: u64,
+}
+
+impl Rendered {
+    /// The body compressed with gzip.
+    pub fn gzip(&mut self) -> Bytes {
+        if let Some(gz) = &self.gzip {
+            return gz.clone();
+        }
+        let mut enc =
+            flate2::write::GzEncoder::new(Vec::with_capacity(self.body.len() / 8), flate2::Compression::fast());
+        let gz = match enc.write_all(&self.body).and_then(|_| enc.finish()) {
+            Ok(v) => Bytes::from(v),
+            Err(_) => self.body.clone(),
+        };
+        self.gzip = Some(gz.clone());
+        gz
+    }
+}
+
+/// How long a rendered exposition is served before counters are read again. User
+/// values only change with a refresh (which re-renders at once); this bounds how stale
+/// request counters can be while a refresh is running.
+const MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The registry holding the exporter's collector, and the last rendering per format.
+/// Rendering 1000 users takes milliseconds; serving the cached bytes takes microseconds,
+/// so many concurrent scrapers cost one rendering per refresh (or per second).
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    exporter: Arc<Exporter>,
+    cache: Mutex<[Option<Rendered>; 2]>,
 }
 
 impl Metrics {
     /// Register `exporter`.
     pub fn new(exporter: Arc<Exporter>) -> Metrics {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(exporter));
-        Metrics { registry }
+        registry.register_collector(Box::new(exporter.clone()));
+        Metrics {
+            registry,
+            exporter,
+            cache: Mutex::new([None, None]),
+        }
     }
 
-    /// Render for a scraper whose `Accept` header is `accept`: (content type, body).
-    pub fn render(&self, accept: &str) -> (&'static str, String) {
-        let mut body = String::with_capacity(64 * 1024);
-        if accept.contains("application/openmetrics-text") {
+    /// The exposition for a scraper whose `Accept` header is `accept` (OpenMetrics when
+    /// asked for, else text 0.0.4), re-rendered when a refresh changed anything or the
+    /// cached one is older than a second.
+    pub fn render(&self, accept: &str) -> Rendered {
+        let openmetrics = accept.contains("application/openmetrics-text");
+        let version: u64 = self.exporter.servers.iter().map(|s| s.version()).sum();
+        let Ok(mut cache) = self.cache.lock() else {
+            return self.encode(openmetrics, version);
+        };
+        let slot = &mut cache[usize::from(openmetrics)];
+        match slot {
+            Some(r) if r.version == version && r.at.elapsed() < MAX_AGE => r.clone(),
+            _ => {
+                let r = self.encode(openmetrics, version);
+                *slot = Some(r.clone());
+                r
+            }
+        }
+    }
+
+    /// Gzip the cached exposition in place (so later scrapes reuse it) and return it.
+    pub fn gzip(&self, rendered: &Rendered) -> Bytes {
+        let openmetrics = rendered.content_type == OPENMETRICS;
+        if let Ok(mut cache) = self.cache.lock() {
+            if let Some(r) = cache[usize::from(openmetrics)].as_mut().filter(|r| r.at == rendered.at) {
+                return r.gzip();
+            }
+        }
+        rendered.clone().gzip()
+    }
+
+    fn encode(&self, openmetrics: bool, version: u64) -> Rendered {
+        let mut body = String::with_capacity(256 * 1024);
+        let content_type = if openmetrics {
             let _ = prometheus_client::encoding::text::encode(&mut body, &self.registry);
-            (OPENMETRICS, body)
+            OPENMETRICS
         } else {
             let _ = prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry);
-            (TEXT_004, body)
+            TEXT_004
+        };
+        Rendered {
+            content_type,
+            body: Bytes::from(body),
+            gzip: None,
+            at: Instant::now(),
+            version,
         }
     }
 }

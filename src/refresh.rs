@@ -97,6 +97,8 @@ pub struct ServerState {
     pub client: Client,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     health: Mutex<Health>,
+    /// Bumped after every refresh, so `/metrics` knows when to render again.
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl ServerState {
@@ -107,12 +109,18 @@ impl ServerState {
             client,
             snapshot: RwLock::new(None),
             health: Mutex::new(Health::default()),
+            version: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// The latest good snapshot, if any refresh succeeded yet.
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.snapshot.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Changes after every refresh attempt.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A copy of the health.
@@ -278,6 +286,8 @@ pub async fn refresh_and_record(
             health.last_error = Some(e.to_string());
         }
     }
+    drop(health);
+    server.version.fetch_add(1, std::sync::atomic::Ordering::Release);
 }
 
 #[cfg(test)]

@@ -148,9 +148,23 @@ fn json_error(status: StatusCode, message: String) -> Response {
 }
 
 async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (content_type, body) = web.metrics.render(accept);
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let rendered = web.metrics.render(header(header::ACCEPT));
+    let content_type = [
+        (header::CONTENT_TYPE, rendered.content_type),
+        (header::VARY, "Accept, Accept-Encoding"),
+    ];
+    if header(header::ACCEPT_ENCODING).contains("gzip") {
+        let body = web.metrics.gzip(&rendered);
+        (content_type, [(header::CONTENT_ENCODING, "gzip")], body).into_response()
+    } else {
+        (content_type, rendered.body).into_response()
+    }
 }
 
 async fn ready(State(web): State<Arc<Web>>) -> Response {

@@ -500,3 +500,31 @@ async fn geoip_failures_are_cached_briefly_and_lookups_deduplicated() {
     assert!(locator.locate("192.168.1.9".parse().unwrap()).await.is_none());
     assert_eq!(fake.count("get_geoip_lookup"), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gzip_scrapes_get_the_same_exposition_compressed() {
+    let app = spawn_app(World::standard().data, Duration::from_secs(3600)).await;
+    let plain = app
+        .wait_for("first refresh", |m| m.contains("plex_sharing_up{server=\"home\"} 1"))
+        .await;
+    // reqwest without its gzip feature does not decompress: we see the raw bytes.
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let gz = r.bytes().await.unwrap();
+    assert!(
+        gz.len() * 4 < plain.len(),
+        "{} compressed vs {} plain",
+        gz.len(),
+        plain.len()
+    );
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
+    assert_eq!(text, plain, "cached rendering, same bytes");
+}
