@@ -9,6 +9,7 @@
 //! - [`report`]: the terminal and JSON reports of the `report` command.
 //! - [`window`]: the rolling history window and its incremental refresh.
 //! - [`refresh`]: the per-server refresh loop and its snapshots.
+//! - [`memory`]: returning freed heap memory to the OS after big loads.
 //! - [`metrics`]: the `/metrics` collector over the snapshots.
 //! - [`web`]: landing page, drill-down reports (HTML, SVG, JSON), `/metrics`, health;
 //!   basic auth, bearer tokens and TLS from `--web.config.file`.
@@ -22,6 +23,7 @@ pub mod app;
 pub mod config;
 pub mod detect;
 pub mod geo;
+pub mod memory;
 pub mod metrics;
 pub mod refresh;
 pub mod report;

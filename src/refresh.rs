@@ -197,6 +197,9 @@ impl Refresher {
                     .history_filtered(since, until, None, |rows, _| fresh.add(rows, since, until))
                     .await?;
                 fresh.finish(until, opts.days);
+                // The old window goes before the new analysis allocates: one window at a time.
+                drop(std::mem::take(&mut self.window));
+                crate::memory::release_free_memory();
                 self.window = fresh;
             }
             tail @ Fetch::Tail { since, .. } => {
@@ -213,6 +216,7 @@ impl Refresher {
             detect::analyze_all(window.sessions(), &users, window.strings(), &places, &opts.rules)
         });
         sort_findings(&mut findings);
+        crate::memory::release_free_memory();
         let skipped = window.decode_stats().total_skipped();
         if skipped > 0 {
             tracing::warn!(server, skipped, "some history rows could not be used");

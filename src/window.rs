@@ -130,6 +130,7 @@ impl Window {
         let oldest = until - i64::from(days) * 86_400;
         let gone = self.sessions.partition_point(|s| s.started < oldest);
         self.sessions.drain(..gone);
+        self.sessions.shrink_to_fit();
     }
 
     /// Apply rows fetched for `fetch`: a full load replaces the window, a tail replaces

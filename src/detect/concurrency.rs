@@ -45,11 +45,16 @@ pub struct Overlap {
 /// The concurrency findings of one user.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Concurrency {
-    /// Every overlapping pair.
+    /// The overlapping pairs, the first [`super::MAX_OVERLAPS`] of them.
     pub overlaps: Vec<Overlap>,
+    /// How many pairs overlap (all of them).
+    pub overlap_count: usize,
+    /// Per session (input order): it takes part in at least one overlap.
+    pub involved: Vec<bool>,
     /// Distinct unordered device pairs among the overlaps.
     pub device_pairs: usize,
-    /// Sessions that take part in at least one overlap, chronological.
+    /// Sessions that take part in at least one overlap, chronological, the first
+    /// [`super::MAX_TIMELINE`] of them.
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -137,14 +142,20 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
     }
 
     let mut device_pairs: BTreeSet<(Sym, Sym)> = BTreeSet::new();
-    let mut involved: BTreeSet<usize> = BTreeSet::new();
+    let mut involved = vec![false; sessions.len()];
+    for &(i, j, _) in &pairs {
+        let (a, b) = (sessions[i], sessions[j]);
+        device_pairs.insert((a.machine.min(b.machine), a.machine.max(b.machine)));
+        involved[i] = true;
+        involved[j] = true;
+    }
+    // Evidence is kept for the first pairs and sessions only: counts stay exact, and a
+    // heavy sharer's snapshot stays small.
     let overlaps = pairs
         .iter()
+        .take(super::MAX_OVERLAPS)
         .map(|&(i, j, seconds)| {
             let (a, b) = (sessions[i], sessions[j]);
-            device_pairs.insert((a.machine.min(b.machine), a.machine.max(b.machine)));
-            involved.insert(i);
-            involved.insert(j);
             Overlap {
                 first_row_id: a.row_id,
                 second_row_id: b.row_id,
@@ -160,8 +171,11 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
         })
         .collect();
     let timeline = involved
-        .into_iter()
-        .map(|i| {
+        .iter()
+        .enumerate()
+        .filter(|(_, hit)| **hit)
+        .take(super::MAX_TIMELINE)
+        .map(|(i, _)| {
             let s = sessions[i];
             TimelineEntry {
                 row_id: s.row_id,
@@ -178,6 +192,8 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
         .collect();
     Concurrency {
         overlaps,
+        overlap_count: pairs.len(),
+        involved,
         device_pairs: device_pairs.len(),
         timeline,
     }
@@ -374,6 +390,12 @@ mod tests {
             }
         }
         assert!(brute > 10, "the fixture should have overlaps, got {brute}");
-        assert_eq!(run(&b, 0).overlaps.len(), brute);
+        let c = run(&b, 0);
+        assert_eq!(c.overlap_count, brute);
+        assert_eq!(
+            c.overlaps.len(),
+            brute.min(super::super::MAX_OVERLAPS),
+            "evidence is capped"
+        );
     }
 }

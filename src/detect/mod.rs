@@ -30,6 +30,13 @@ pub use network::Network;
 pub use score::{ScoreTerm, Scoring, ScoringProfile, Weights};
 pub use travel::{Jump, JumpEnd, TravelRules};
 
+/// Most overlapping pairs kept as evidence per user (the count is always exact).
+pub const MAX_OVERLAPS: usize = 200;
+/// Most timeline sessions kept as evidence per user.
+pub const MAX_TIMELINE: usize = 300;
+/// Most jumps kept as evidence per user (the count is always exact).
+pub const MAX_JUMPS: usize = 200;
+
 /// An interned string: history repeats the same device ids, platforms and titles
 /// millions of times, so sessions store 4-byte handles into [`Strings`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -442,6 +449,8 @@ pub fn analyze_user(
     let homes = household::households(user, sessions, rules);
     let concurrency::Concurrency {
         overlaps,
+        overlap_count,
+        involved,
         device_pairs: concurrent_device_pairs,
         timeline,
     } = concurrency::find(
@@ -467,16 +476,18 @@ pub fn analyze_user(
         rules.pause_allowance_seconds,
         &rules.travel,
     );
+    let jump_count = jumps.len();
+    let jumps: Vec<Jump> = jumps.into_iter().take(MAX_JUMPS).collect();
     let counts = score::Counts {
         devices: usage.devices.len(),
         heavy_devices: usage.heavy_devices,
-        concurrent_sessions: overlaps.len(),
+        concurrent_sessions: overlap_count,
         concurrent_device_pairs,
-        teleportations: jumps.len(),
+        teleportations: jump_count,
         networks: usage.networks,
         regular_networks: homes.regular(sessions, rules.regular_network_plays),
     };
-    let spans = spans(sessions, strings, &usage, &timeline, rules.pause_allowance_seconds);
+    let spans = spans(sessions, strings, &usage, &involved, rules.pause_allowance_seconds);
     let score_terms = rules.scoring.terms(&counts);
     let score = score_terms.iter().map(|t| t.points).sum::<f64>();
     let flagged = score >= rules.min_score && (!rules.concurrent_only || !overlaps.is_empty());
@@ -493,9 +504,9 @@ pub fn analyze_user(
         watch_time_seconds: usage.watch_time_seconds,
         networks: usage.networks,
         regular_networks: counts.regular_networks,
-        concurrent_sessions: overlaps.len(),
+        concurrent_sessions: overlap_count,
         concurrent_device_pairs,
-        teleportations: jumps.len(),
+        teleportations: jump_count,
         device_usage: usage.devices,
         ip_usage: usage.ips,
         overlaps,
@@ -510,7 +521,7 @@ fn spans(
     sessions: &[&Session],
     strings: &Strings,
     usage: &devices::Usage,
-    timeline: &[TimelineEntry],
+    involved: &[bool],
     pause_allowance: u32,
 ) -> Vec<Span> {
     let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
@@ -521,15 +532,15 @@ fn spans(
         .map(|(i, d)| (d.machine_id.as_str(), index(i)))
         .collect();
     let ips: HashMap<IpAddr, u32> = usage.ips.iter().enumerate().map(|(i, u)| (u.ip, index(i))).collect();
-    let concurrent: std::collections::HashSet<i64> = timeline.iter().map(|t| t.row_id).collect();
     sessions
         .iter()
-        .map(|s| Span {
+        .zip(involved)
+        .map(|(s, hit)| Span {
             started: s.started,
             ended: s.effective_end(pause_allowance).max(s.started),
             device: devices.get(strings.get(s.machine)).copied().unwrap_or(u32::MAX),
             ip: s.ip.and_then(|ip| ips.get(&ip).copied()),
-            concurrent: concurrent.contains(&s.row_id),
+            concurrent: *hit,
         })
         .collect()
 }

@@ -1,0 +1,77 @@
+//! Memory of a 1,000,000-row window: builds the window the way `serve` does (converted
+//! day by day from Tautulli rows), analyses it, and prints the process RSS at each step.
+//! Run with `cargo bench --bench memory`. Linux only (reads /proc/self/status).
+
+use std::collections::BTreeMap;
+
+use plex_sharing_exporter::detect::{analyze_all, Places, Rules};
+use plex_sharing_exporter::tautulli::HistoryRow;
+use plex_sharing_exporter::window::Window;
+
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() {
+    let (users, per_user, days) = (500i64, 2000i64, 30i64);
+    let now = 1_800_000_000i64;
+    let since = now - days * 86_400;
+    println!("start: {}", rss());
+    let mut window = Window::full(now);
+    let mut x: u64 = 1;
+    let mut row = 0i64;
+    for day in 0..days {
+        let mut rows = Vec::new();
+        for u in 0..users {
+            for _ in 0..per_user / days {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                row += 1;
+                let started = since + day * 86_400 + (x >> 40) as i64 % 86_400;
+                let home = (x >> 20) % 3;
+                rows.push(HistoryRow {
+                    row_id: Some(row),
+                    user_id: Some(1000 + u),
+                    user: Some(format!("user{u}")),
+                    friendly_name: Some(format!("User {u}")),
+                    started: Some(started),
+                    stopped: Some(started + 3600),
+                    play_duration: Some(3000),
+                    paused_counter: Some(600),
+                    machine_id: Some(format!("machine-{u}-{home}")),
+                    platform: Some("Roku".into()),
+                    player: Some("Living Room".into()),
+                    ip_address: Some(format!("{}.{}.{}.{}", 20 + u % 200, u / 200, home, 7)),
+                    title: Some(format!("Show {} - Episode {}", x % 300, x % 20)),
+                    ..HistoryRow::default()
+                });
+            }
+        }
+        window.add(rows, since, now);
+    }
+    window.finish(now, days as u32);
+    println!("window of {} sessions: {}", window.sessions().len(), rss());
+    plex_sharing_exporter::memory::release_free_memory();
+    println!("after returning freed memory to the OS: {}", rss());
+    let users_map = window.users_with(&BTreeMap::new());
+    let findings = analyze_all(
+        window.sessions(),
+        &users_map,
+        window.strings(),
+        &Places::new(),
+        &Rules::default(),
+    );
+    let flagged = findings.iter().filter(|f| f.flagged).count();
+    println!(
+        "after analysis ({} users, {flagged} flagged): {}",
+        findings.len(),
+        rss()
+    );
+    plex_sharing_exporter::memory::release_free_memory();
+    println!("after returning freed memory to the OS: {}", rss());
+}
