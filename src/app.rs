@@ -205,10 +205,13 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     .await;
     progress.finish();
     let history = history?;
-    if history.decode.total_skipped() > 0 {
+    let read = crate::refresh::ReadStats::new(&history.decode, &history.fetch);
+    if !read.is_clean() {
         tracing::warn!(
-            skipped = history.decode.total_skipped(),
-            "some history rows could not be used"
+            skipped = ?read.skipped,
+            repaired = ?read.repaired,
+            count_mismatches = read.count_mismatches,
+            "some history rows were skipped or repaired"
         );
     }
 
