@@ -233,7 +233,7 @@ impl Collector for Exporter {
             ),
             (
                 "plex_sharing_history_rows_repaired",
-                "History rows kept after a repair, by reason (bad_ip: address treated as unknown, negative_duration: treated as 0); counted on each read.",
+                "History rows kept after a repair, by reason (bad_ip: address treated as unknown, negative_duration: treated as 0, absurd_duration: cut to two days); counted on each read.",
                 |r| &r.repaired,
             ),
         ] {

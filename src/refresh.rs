@@ -76,7 +76,7 @@ pub struct ReadStats {
     /// between pages) and the [`tautulli::SkipReason`] names.
     pub skipped: BTreeMap<&'static str, u64>,
     /// Rows kept after a repair: `bad_ip` (address treated as unknown),
-    /// `negative_duration` (treated as 0).
+    /// `negative_duration` (treated as 0), `absurd_duration` (cut to two days).
     pub repaired: BTreeMap<&'static str, u64>,
     /// History queries whose row count disagreed with `recordsFiltered`.
     pub count_mismatches: u64,
@@ -98,6 +98,7 @@ impl ReadStats {
         add(&mut r.skipped, "duplicate", fetch.duplicate_rows);
         add(&mut r.repaired, "bad_ip", decode.bad_ip);
         add(&mut r.repaired, "negative_duration", decode.negative_duration);
+        add(&mut r.repaired, "absurd_duration", decode.absurd_duration);
         r.count_mismatches = fetch.count_mismatches.len() as u64;
         r
     }
