@@ -142,6 +142,10 @@ pub enum Fault {
     /// Every request: HTTP 502 with an HTML page quoting the request URL, API key
     /// included, as some reverse proxies do.
     EchoRequest,
+    /// `get_history`: every page also carries elements that are not rows at all (a
+    /// number, a string, null, a list), which no real Tautulli row looks like; they are
+    /// not in `recordsFiltered`.
+    JunkRows,
 }
 
 /// One request the server received (without the API key).
@@ -539,13 +543,19 @@ fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -
         _ => {}
     }
     match page(rows, &q) {
-        Some(p) => envelope(
-            StatusCode::OK,
-            "success",
-            None,
-            json!({"recordsFiltered": filtered, "recordsTotal": data.keys.len(), "draw": 1,
+        Some(mut p) => {
+            let junk = [json!(42), json!("row"), Value::Null, json!([1, 2])];
+            if fault == Some(&Fault::JunkRows) {
+                p.extend(junk.iter());
+            }
+            envelope(
+                StatusCode::OK,
+                "success",
+                None,
+                json!({"recordsFiltered": filtered, "recordsTotal": data.keys.len(), "draw": 1,
                    "filter_duration": "0", "total_duration": "0", "data": p}),
-        ),
+            )
+        }
         None => exception(),
     }
 }
