@@ -172,7 +172,11 @@ impl TautulliArgs {
                         format!("cannot read {}: {e}", path.display()),
                     )
                 })?;
-                ApiKey::new(&text)
+                let key = ApiKey::new(&text);
+                if key.expose().is_empty() {
+                    return Err(bad("--tautulli-api-key-file", format!("{} is empty", path.display())));
+                }
+                key
             }
             (None, None) => {
                 return Err(bad(
