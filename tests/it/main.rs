@@ -6,4 +6,5 @@ mod faults;
 mod helpers;
 mod parity;
 mod report;
+mod secrets;
 mod serve;
