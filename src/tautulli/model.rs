@@ -300,7 +300,7 @@ impl HistoryRow {
         }
         let stopped_too_late = self
             .stopped
-            .is_some_and(|s| s.saturating_sub(started) > MAX_SESSION_SECONDS.saturating_add(paused.max(0)));
+            .is_some_and(|s| s.saturating_sub(started) > MAX_SESSION_SECONDS + paused.clamp(0, MAX_SESSION_SECONDS));
         if play > MAX_SESSION_SECONDS || paused > MAX_SESSION_SECONDS || stopped_too_late {
             stats.absurd_duration += 1;
         }
