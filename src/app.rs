@@ -150,11 +150,15 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let fetch = fetched?;
     window.finish(now, args.detect.days);
     let mut decode = window.decode_stats().clone();
-    for _ in 0..fetch.unusable_rows {
-        decode.skip(tautulli::SkipReason::NotAnObject);
-    }
-    if decode.total_skipped() > 0 {
-        tracing::warn!(skipped = decode.total_skipped(), "some history rows could not be used");
+    *decode.skipped.entry(tautulli::SkipReason::NotAnObject).or_default() += fetch.unusable_rows;
+    let read = crate::refresh::ReadStats::new(&decode, &fetch);
+    if !read.is_clean() {
+        tracing::warn!(
+            skipped = ?read.skipped,
+            repaired = ?read.repaired,
+            count_mismatches = read.count_mismatches,
+            "some history rows were skipped or repaired"
+        );
     }
     let users = window.users_with(&table);
     let sessions = window.sessions();

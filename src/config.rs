@@ -31,6 +31,9 @@ fn bad(flag: &str, problem: impl Into<String>) -> ConfigError {
 /// Parse `90s`, `5m`, `1h`, `2d`, `250ms` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
+    if s.starts_with('-') {
+        return Err(format!("{s:?} is negative; give a positive duration like 30s"));
+    }
     let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num
@@ -48,6 +51,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?} is not a valid duration"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parse a byte size: `1048576`, `512KiB`, `256MiB`, `1GiB` (also `KB`, `MB`, `GB` as
+/// powers of 1000, and `K`, `M`, `G` as powers of 1024).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 64MiB or 1048576"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "KB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("unknown unit {other:?} in {s:?} (use B, KiB, MiB or GiB)")),
+    };
+    n.checked_mul(mult)
+        .and_then(|b| usize::try_from(b).ok())
+        .filter(|b| *b > 0)
+        .ok_or_else(|| format!("{s:?} must be more than 0 bytes and fit in memory"))
 }
 
 /// Find Plex account sharing in Tautulli's history.
@@ -114,6 +142,10 @@ pub struct TautulliArgs {
     /// History rows per request.
     #[arg(long = "tautulli-page-size", default_value_t = 10000)]
     pub tautulli_page_size: usize,
+    /// Largest Tautulli answer accepted (B, KiB, MiB, GiB); a larger one fails the refresh
+    /// with reason too_large instead of exhausting memory.
+    #[arg(long = "tautulli-max-body", default_value = "256MiB", value_parser = parse_size)]
+    pub tautulli_max_body: usize,
 }
 
 impl TautulliArgs {
@@ -140,7 +172,11 @@ impl TautulliArgs {
                         format!("cannot read {}: {e}", path.display()),
                     )
                 })?;
-                ApiKey::new(&text)
+                let key = ApiKey::new(&text);
+                if key.expose().is_empty() {
+                    return Err(bad("--tautulli-api-key-file", format!("{} is empty", path.display())));
+                }
+                key
             }
             (None, None) => {
                 return Err(bad(
@@ -166,6 +202,7 @@ impl TautulliArgs {
         opts.retries = self.tautulli_retries;
         opts.concurrency = self.tautulli_concurrency;
         opts.page_size = self.tautulli_page_size;
+        opts.max_body_bytes = self.tautulli_max_body;
         Ok(opts)
     }
 }
@@ -749,6 +786,56 @@ pub fn time_zone(name: &str) -> Result<TimeZone, ConfigError> {
     TimeZone::get(name).map_err(|e| bad("--timezone", format!("unknown time zone {name:?} ({e})")))
 }
 
+/// The command line as users get it: negative numbers and durations reach their
+/// flag's parser (`--refresh-interval -5s` names the flag instead of "unexpected
+/// argument '-5'").
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let duration = std::any::TypeId::of::<Duration>();
+    Cli::command().mut_subcommands(|c| {
+        c.allow_negative_numbers(true).mut_args(|a| {
+            if a.get_value_parser().type_id() == duration {
+                a.allow_hyphen_values(true)
+            } else {
+                a
+            }
+        })
+    })
+}
+
+/// Parse `args` (program name first) with [`command`].
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+}
+
+/// A clap usage error as one line, like every other configuration error: the message
+/// and its tip, without the usage block.
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut out = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("Usage:") || line.starts_with("For more information") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(line);
+    }
+    if !out.starts_with("error:") {
+        out.insert_str(0, "error: ");
+    }
+    out.push_str(" (see --help)");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -896,6 +983,36 @@ mod tests {
         let w = web(&["--web.config.file", path.to_str().unwrap(), "--web.mask-ips"]).unwrap();
         assert!(w.config.auth.is_none() && w.config.tls.is_none() && w.mask_ips);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1MiB").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
+
+    #[test]
+    fn negative_values_reach_their_flag_and_usage_errors_are_one_line() {
+        let e = parse_from(["p", "serve", "--refresh-interval", "-5s"]).unwrap_err();
+        let line = one_line(&e);
+        assert!(
+            line.contains("--refresh-interval") && line.contains("is negative"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+        let e = parse_from(["p", "report", "--days", "-3"]).unwrap_err();
+        assert!(one_line(&e).contains("--days"), "{}", one_line(&e));
+        let e = parse_from(["p", "serve", "--bogus"]).unwrap_err();
+        assert_eq!(one_line(&e), "error: unexpected argument '--bogus' found (see --help)");
+        let ok = parse_from(["p", "serve", "--tautulli-url", "t", "--refresh-interval", "5s"]).unwrap();
+        assert!(matches!(ok.command, Command::Serve(_)));
     }
 
     #[test]

@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use plex_sharing_exporter::app;
-use plex_sharing_exporter::config::{Cli, Command, LogFormat};
+use plex_sharing_exporter::config::{self, Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -20,7 +19,18 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match config::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        // --help, --version, and help for a missing subcommand print as clap prints them.
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        // Usage errors are one line, exit 2, like every other configuration error.
+        Err(e) => {
+            eprintln!("{}", config::one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     if let Err(e) = init_logging(&cli) {
         eprintln!("error: {e}");
         return ExitCode::from(2);

@@ -198,7 +198,7 @@ impl Collector for Exporter {
 
         let mut m = enc.encode_descriptor(
             "plex_sharing_refresh_failures",
-            "Failed refreshes by reason (connect, timeout, auth, api_error, server_error, decode, too_large).",
+            "Failed refreshes by reason (connect, timeout, auth, api_error, server_error, decode, too_large, request).",
             None,
             MetricType::Counter,
         )?;
@@ -206,6 +206,36 @@ impl Collector for Exporter {
             for (reason, n) in &h.failures {
                 ConstCounter::new(*n).encode(m.encode_family(&[("server", s.name.as_str()), ("reason", *reason)])?)?;
             }
+        }
+        // Bad rows do not fail a refresh; these make them visible.
+        for (name, help, pick) in [
+            (
+                "plex_sharing_history_rows_skipped",
+                "History rows dropped while reading, by reason (duplicate, not_an_object, no_user_id, no_started, absurd_time, live_row); a row re-read by several refreshes counts each time.",
+                (|r| &r.skipped) as fn(&crate::refresh::ReadStats) -> &std::collections::BTreeMap<&'static str, u64>,
+            ),
+            (
+                "plex_sharing_history_rows_repaired",
+                "History rows kept after a repair, by reason (bad_ip: address treated as unknown, negative_duration: treated as 0, absurd_duration: cut to two days); counted on each read.",
+                |r| &r.repaired,
+            ),
+        ] {
+            let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (s, _, h) in &snapshots {
+                for (reason, n) in pick(&h.read_totals) {
+                    ConstCounter::new(*n).encode(m.encode_family(&[("server", s.name.as_str()), ("reason", *reason)])?)?;
+                }
+            }
+        }
+        let mut m = enc.encode_descriptor(
+            "plex_sharing_history_count_mismatches",
+            "History queries whose row count disagreed with Tautulli's recordsFiltered (rows written while paging, or a wrong count); the rows received are used.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (s, _, h) in &snapshots {
+            ConstCounter::new(h.read_totals.count_mismatches)
+                .encode(m.encode_family(&[("server", s.name.as_str())])?)?;
         }
         let mut m = enc.encode_descriptor(
             "plex_sharing_tautulli_requests",

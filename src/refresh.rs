@@ -62,6 +62,61 @@ pub struct Snapshot {
     pub window: (i64, i64),
     /// When the snapshot was made, epoch seconds.
     pub generated_at: i64,
+    /// What this refresh's read of the history dropped or repaired.
+    pub read: ReadStats,
+}
+
+/// What one refresh's read of the history saw besides sessions: rows dropped or
+/// repaired, and queries whose row count disagreed with `recordsFiltered`. Bad rows
+/// are not failures: the refresh succeeds without them, and they are counted so a
+/// Tautulli sending garbage is visible.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Rows dropped, by reason: `duplicate` (received twice while the table changed
+    /// between pages) and the [`tautulli::SkipReason`] names.
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Rows kept after a repair: `bad_ip` (address treated as unknown),
+    /// `negative_duration` (treated as 0), `absurd_duration` (cut to two days).
+    pub repaired: BTreeMap<&'static str, u64>,
+    /// History queries whose row count disagreed with `recordsFiltered`.
+    pub count_mismatches: u64,
+}
+
+impl ReadStats {
+    /// The stats of a read that fetched `fetch` and decoded with `decode` (which counts
+    /// the rows that were not objects, as `not_an_object`).
+    pub fn new(decode: &tautulli::DecodeStats, fetch: &tautulli::HistoryFetch) -> ReadStats {
+        let mut r = ReadStats::default();
+        let add = |map: &mut BTreeMap<&'static str, u64>, k: &'static str, n: u64| {
+            if n > 0 {
+                *map.entry(k).or_default() += n;
+            }
+        };
+        for (reason, n) in &decode.skipped {
+            add(&mut r.skipped, reason.as_str(), *n);
+        }
+        add(&mut r.skipped, "duplicate", fetch.duplicate_rows);
+        add(&mut r.repaired, "bad_ip", decode.bad_ip);
+        add(&mut r.repaired, "negative_duration", decode.negative_duration);
+        add(&mut r.repaired, "absurd_duration", decode.absurd_duration);
+        r.count_mismatches = fetch.count_mismatches.len() as u64;
+        r
+    }
+
+    /// Nothing dropped, repaired or miscounted.
+    pub fn is_clean(&self) -> bool {
+        self.skipped.is_empty() && self.repaired.is_empty() && self.count_mismatches == 0
+    }
+
+    fn add_to(&self, total: &mut ReadStats) {
+        for (k, v) in &self.skipped {
+            *total.skipped.entry(k).or_default() += v;
+        }
+        for (k, v) in &self.repaired {
+            *total.repaired.entry(k).or_default() += v;
+        }
+        total.count_mismatches += self.count_mismatches;
+    }
 }
 
 impl Snapshot {
@@ -86,6 +141,11 @@ pub struct Health {
     pub failures: BTreeMap<&'static str, u64>,
     /// Refreshes attempted.
     pub attempts: u64,
+    /// Rows dropped, repaired and miscounted, summed over successful refreshes (a row
+    /// re-read by several refreshes counts each time).
+    pub read_totals: ReadStats,
+    /// The last successful refresh's read, to log only when it changes.
+    pub last_read: ReadStats,
 }
 
 /// One Tautulli server and its latest results, shared by the loop, metrics and web.
@@ -187,13 +247,13 @@ impl Refresher {
             self.users = client.users().await?.into_iter().map(|u| (u.user_id, u)).collect();
             self.users_read_at = Some(now);
         }
-        match self
+        let fetch = match self
             .window
             .plan(now, opts.days, secs(opts.overlap), secs(opts.full_reload))
         {
             Fetch::Full { since, until } => {
                 let mut fresh = Window::full(until);
-                client
+                let fetch = client
                     .history_filtered(since, until, None, |rows, _| fresh.add(rows, since, until))
                     .await?;
                 fresh.finish(until, opts.days);
@@ -201,12 +261,17 @@ impl Refresher {
                 drop(std::mem::take(&mut self.window));
                 crate::memory::release_free_memory();
                 self.window = fresh;
+                fetch
             }
             tail @ Fetch::Tail { since, .. } => {
-                let (rows, _) = client.history_since(since).await?;
+                let (rows, fetch) = client.history_since(since).await?;
                 self.window.apply(tail, rows, opts.days);
+                fetch
             }
-        }
+        };
+        let mut decode = self.window.decode_stats().clone();
+        *decode.skipped.entry(tautulli::SkipReason::NotAnObject).or_default() += fetch.unusable_rows;
+        let read = ReadStats::new(&decode, &fetch);
         let live = live_by_user(&client.activity().await?);
         let places = locator.locate_all(addresses_to_locate(self.window.sessions())).await;
 
@@ -217,10 +282,6 @@ impl Refresher {
         });
         sort_findings(&mut findings);
         crate::memory::release_free_memory();
-        let skipped = window.decode_stats().total_skipped();
-        if skipped > 0 {
-            tracing::warn!(server, skipped, "some history rows could not be used");
-        }
         let locations = if locator.is_empty() {
             HashMap::new()
         } else {
@@ -234,6 +295,7 @@ impl Refresher {
             rows: self.window.sessions().len(),
             window: (now - i64::from(opts.days) * 86_400, now),
             generated_at: now,
+            read,
         })
     }
 }
@@ -273,6 +335,19 @@ pub async fn refresh_and_record(
             let rows = snapshot.rows;
             let users = snapshot.findings.len();
             let flagged = snapshot.findings.iter().filter(|f| f.flagged).count();
+            let read = snapshot.read.clone();
+            read.add_to(&mut health.read_totals);
+            // One line when what is wrong with the rows changes, not on every refresh.
+            if !read.is_clean() && read != health.last_read {
+                tracing::warn!(
+                    server = %server.name,
+                    skipped = ?read.skipped,
+                    repaired = ?read.repaired,
+                    count_mismatches = read.count_mismatches,
+                    "some history rows were skipped or repaired"
+                );
+            }
+            health.last_read = read;
             server.publish(snapshot);
             if !health.up {
                 tracing::info!(server = %server.name, rows, users, flagged, seconds = elapsed, "refresh succeeded");

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -128,6 +128,24 @@ pub enum Fault {
     TruncatedJson,
     /// Every request waits this long before answering.
     Hang(Duration),
+    /// Every request: HTTP 400 `Invalid apikey` (the key was changed in Tautulli).
+    InvalidKey,
+    /// Every answer is padded with whitespace to at least this many bytes and streamed
+    /// without a `Content-Length`, so only counting the body can catch it.
+    Oversized(usize),
+    /// `get_history`: each page after the first is served as if one row had been
+    /// written ahead of it since the previous page: it repeats the previous page's last
+    /// row, and `recordsFiltered` is one higher than the first page said.
+    ShiftingRows,
+    /// `get_history`: `recordsFiltered` is off by this many rows.
+    CountMismatch(i64),
+    /// Every request: HTTP 502 with an HTML page quoting the request URL, API key
+    /// included, as some reverse proxies do.
+    EchoRequest,
+    /// `get_history`: every page also carries elements that are not rows at all (a
+    /// number, a string, null, a list), which no real Tautulli row looks like; they are
+    /// not in `recordsFiltered`.
+    JunkRows,
 }
 
 /// One request the server received (without the API key).
@@ -240,6 +258,75 @@ impl FakeTautulli {
     }
 }
 
+/// A running simulated Tautulli that can stop listening and listen again on the same
+/// address, to simulate "connection refused" and recovery.
+pub struct FakeServer {
+    fake: Arc<FakeTautulli>,
+    addr: SocketAddr,
+    root: String,
+    running: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+impl FakeTautulli {
+    /// Serve on `addr` (port 0 picks one) and return a handle that can stop and restart.
+    pub async fn serve(self: &Arc<Self>, addr: SocketAddr, root: &str) -> std::io::Result<FakeServer> {
+        let mut server = FakeServer {
+            fake: self.clone(),
+            addr,
+            root: root.to_string(),
+            running: None,
+        };
+        server.restart().await?;
+        Ok(server)
+    }
+}
+
+impl FakeServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop listening and close open connections: new connections are refused.
+    pub async fn stop(&mut self) {
+        if let Some((tx, task)) = self.running.take() {
+            let _ = tx.send(());
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// Listen again on the same address (no-op while running).
+    pub async fn restart(&mut self) -> std::io::Result<()> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        self.addr = listener.local_addr()?;
+        let app = self.fake.router(&self.root);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        self.running = Some((tx, task));
+        Ok(())
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some((tx, _)) = self.running.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 fn envelope(status: StatusCode, result: &str, message: Option<&str>, data: Value) -> Response {
     let body = json!({"response": {"result": result, "message": message, "data": data}});
     (
@@ -265,8 +352,35 @@ fn exception() -> Response {
 
 const COMMANDS: &str = "get_activity, get_geoip_lookup, get_history, get_users_table";
 
-async fn handle(State(s): State<Arc<FakeTautulli>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn handle(
+    State(s): State<Arc<FakeTautulli>>,
+    Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let fault = s.fault.lock().ok().and_then(|f| f.clone());
+    let resp = answer(&s, fault.as_ref(), &q, raw.as_deref().unwrap_or("")).await;
+    match fault {
+        Some(Fault::Oversized(bytes)) => oversized(resp, bytes).await,
+        _ => resp,
+    }
+}
+
+/// `resp` padded with spaces (valid JSON whitespace) to `bytes`, streamed in chunks.
+async fn oversized(resp: Response, bytes: usize) -> Response {
+    let (parts, body) = resp.into_parts();
+    let mut body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    body.resize(body.len().max(bytes), b' ');
+    let chunks: Vec<Result<Vec<u8>, std::convert::Infallible>> =
+        body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let mut resp = Response::from_parts(parts, axum::body::Body::from_stream(futures_util::stream::iter(chunks)));
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp
+}
+
+async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, String>, raw: &str) -> Response {
     let cmd = q.get("cmd").cloned().unwrap_or_default();
     if let Ok(mut log) = s.log.lock() {
         let params = q
@@ -297,8 +411,17 @@ async fn handle(State(s): State<Arc<FakeTautulli>>, Query(q): Query<HashMap<Stri
             )
                 .into_response()
         }
-        Some(Fault::Hang(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(Fault::Hang(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::InvalidKey) => return error("Invalid apikey"),
+        Some(Fault::EchoRequest) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                [(header::CONTENT_TYPE, "text/html")],
+                format!("<html><body>502 Bad Gateway: upstream failed for GET /api/v2?{raw}</body></html>"),
+            )
+                .into_response()
+        }
+        _ => {}
     }
     let Some(key) = q.get("apikey") else {
         return error("Parameter apikey is required");
@@ -318,7 +441,7 @@ async fn handle(State(s): State<Arc<FakeTautulli>>, Query(q): Query<HashMap<Stri
     match cmd.as_str() {
         "get_users_table" => {
             let rows = &data.dataset.users;
-            match page(rows.iter().collect(), &q) {
+            match page(rows.iter().collect(), q) {
                 Some(p) => envelope(
                     StatusCode::OK,
                     "success",
@@ -328,7 +451,7 @@ async fn handle(State(s): State<Arc<FakeTautulli>>, Query(q): Query<HashMap<Stri
                 None => exception(),
             }
         }
-        "get_history" => history(&data, &q),
+        "get_history" => history(&data, q, fault),
         "get_geoip_lookup" => {
             let ip = q.get("ip_address").map(|s| s.trim().to_string()).unwrap_or_default();
             if ip.is_empty() {
@@ -384,7 +507,7 @@ fn page<'a>(rows: Vec<&'a Value>, q: &HashMap<String, String>) -> Option<Vec<&'a
     Some(rows[start..end].to_vec())
 }
 
-fn history(data: &Indexed, q: &HashMap<String, String>) -> Response {
+fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -> Response {
     let users: Option<Vec<&str>> = q
         .get("user_id")
         .filter(|s| !s.is_empty())
@@ -406,15 +529,33 @@ fn history(data: &Indexed, q: &HashMap<String, String>) -> Response {
         idx.reverse();
     }
     let rows: Vec<&Value> = idx.iter().map(|&i| &data.dataset.history[i]).collect();
-    let filtered = rows.len();
-    match page(rows, q) {
-        Some(p) => envelope(
-            StatusCode::OK,
-            "success",
-            None,
-            json!({"recordsFiltered": filtered, "recordsTotal": data.keys.len(), "draw": 1,
+    let mut filtered = rows.len() as i64;
+    let mut q = q.clone();
+    match fault {
+        Some(Fault::ShiftingRows) => {
+            let start: i64 = q.get("start").and_then(|v| v.parse().ok()).unwrap_or(0);
+            if start > 0 {
+                q.insert("start".into(), (start - 1).to_string());
+                filtered += 1;
+            }
+        }
+        Some(Fault::CountMismatch(delta)) => filtered = (filtered + delta).max(0),
+        _ => {}
+    }
+    match page(rows, &q) {
+        Some(mut p) => {
+            let junk = [json!(42), json!("row"), Value::Null, json!([1, 2])];
+            if fault == Some(&Fault::JunkRows) {
+                p.extend(junk.iter());
+            }
+            envelope(
+                StatusCode::OK,
+                "success",
+                None,
+                json!({"recordsFiltered": filtered, "recordsTotal": data.keys.len(), "draw": 1,
                    "filter_duration": "0", "total_duration": "0", "data": p}),
-        ),
+            )
+        }
         None => exception(),
     }
 }

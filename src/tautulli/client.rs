@@ -43,13 +43,19 @@ impl ApiKey {
         &self.0
     }
 
-    /// `text` with every occurrence of the key replaced by `<redacted>`.
+    /// `text` with every occurrence of the key replaced by `<redacted>`, also in the
+    /// percent-encoded form it takes in a query string (a proxy's error page may quote
+    /// the request URL).
     pub fn redact(&self, text: &str) -> String {
         if self.0.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.0, "<redacted>")
+            return text.to_string();
         }
+        let mut out = text.replace(&self.0, "<redacted>");
+        let encoded = form_encode(&self.0);
+        if encoded != self.0 {
+            out = out.replace(&encoded, "<redacted>");
+        }
+        out
     }
 }
 
@@ -316,14 +322,22 @@ impl Client {
         };
         let mut resp = self.http.get(url).send().await.map_err(transport)?;
         let status = resp.status().as_u16();
+        let too_large = || Error::TooLarge {
+            cmd: cmd.into(),
+            base: base.clone(),
+            limit: self.opts.max_body_bytes,
+        };
+        // Refuse a declared oversize at once; count chunks for bodies without a length.
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.opts.max_body_bytes as u64)
+        {
+            return Err(too_large());
+        }
         let mut body: Vec<u8> = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > self.opts.max_body_bytes {
-                return Err(Error::TooLarge {
-                    cmd: cmd.into(),
-                    base,
-                    limit: self.opts.max_body_bytes,
-                });
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -336,11 +350,10 @@ impl Client {
         let env: Envelope = match serde_json::from_slice(&body) {
             Ok(env) => env,
             Err(e) => {
-                let snippet: String = String::from_utf8_lossy(&body[..body.len().min(80)])
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .collect();
-                return Err(decode_err(format!("{e} (body starts {snippet:?})")));
+                return Err(decode_err(format!(
+                    "{e} (body starts {:?})",
+                    body_start(&body, key, 80)
+                )));
             }
         };
         let r = env.response;
@@ -365,6 +378,7 @@ impl Client {
     pub async fn users(&self) -> Result<Vec<UserInfo>, Error> {
         const PAGE: usize = 1000;
         let mut users = Vec::new();
+        let mut seen = HashSet::new();
         let mut start = 0usize;
         loop {
             let page: Page<UserRow> = self
@@ -379,15 +393,24 @@ impl Client {
                 )
                 .await?;
             let n = page.data.len();
-            users.extend(page.data.into_iter().filter_map(|r| match r {
-                MaybeRow::Row(u) => u.into_user(),
-                MaybeRow::Unusable => None,
-            }));
+            let known = users.len();
+            users.extend(
+                page.data
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        MaybeRow::Row(u) => u.into_user(),
+                        MaybeRow::Unusable => None,
+                    })
+                    .filter(|u| seen.insert(u.user_id)),
+            );
             start += n;
             let expected = page.records_filtered.unwrap_or(0).max(0) as usize;
-            if n < PAGE || start >= expected {
+            // A short page is the last. A full one is followed even past `recordsFiltered`
+            // (a count that is too low must not lose users), unless it brought nobody new
+            // (a server that ignores `start` would otherwise be paged forever).
+            if n < PAGE || users.len() == known {
                 if start != expected {
-                    tracing::warn!(
+                    tracing::debug!(
                         received = start,
                         expected,
                         "users table row count differs from recordsFiltered"
@@ -432,7 +455,7 @@ impl Client {
                         "{}: tautulli reported {expected} rows, {} received",
                         day.date, day.received
                     );
-                    tracing::warn!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
+                    tracing::debug!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
                     fetch.count_mismatches.push(note);
                 }
             }
@@ -459,7 +482,7 @@ impl Client {
             ..HistoryFetch::default()
         };
         if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
-            tracing::warn!(after = %after, expected, received = day.received, "history row count differs from recordsFiltered");
+            tracing::debug!(after = %after, expected, received = day.received, "history row count differs from recordsFiltered");
             fetch.count_mismatches.push(format!(
                 "since {after}: tautulli reported {expected} rows, {} received",
                 day.received
@@ -476,6 +499,7 @@ impl Client {
     /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`).
     async fn history_range(&self, after: Date, before: Option<Date>, user_ids: Option<&str>) -> Result<Day, Error> {
         let page_size = self.opts.page_size.max(1);
+        let mut ids: HashSet<i64> = HashSet::new();
         let mut day = Day {
             date: after,
             rows: Vec::new(),
@@ -505,14 +529,24 @@ impl Client {
                 day.expected = page.records_filtered;
             }
             day.received += n as u64;
+            let mut new_ids = 0usize;
             for row in page.data {
                 match row {
-                    MaybeRow::Row(r) => day.rows.push(r),
+                    MaybeRow::Row(r) => {
+                        if r.row_id.or(r.id).is_some_and(|id| ids.insert(id)) {
+                            new_ids += 1;
+                        }
+                        day.rows.push(r);
+                    }
                     MaybeRow::Unusable => day.unusable += 1,
                 }
             }
-            let expected = day.expected.unwrap_or(0).max(0) as u64;
-            if n < page_size || day.received >= expected {
+            // A short page is the last. A full one is followed even past `recordsFiltered`
+            // (rows written while paging, or a count that is too low, must not lose rows),
+            // unless it brought no new row id (a server that ignores `start`, or a page of
+            // rows without ids, would otherwise be paged forever). Duplicates are dropped
+            // and counted by the caller.
+            if n < page_size || new_ids == 0 {
                 return Ok(day);
             }
         }
@@ -549,6 +583,31 @@ impl Client {
             })
             .collect())
     }
+}
+
+/// `application/x-www-form-urlencoded` form of `s`, as `query_pairs_mut` writes it.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(char::from(b)),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The first `chars` characters of `body` for an error message, redacted *before* it
+/// is cut, so a key that straddles the cut cannot leak half of itself.
+fn body_start(body: &[u8], key: &ApiKey, chars: usize) -> String {
+    let window = chars + 3 * key.expose().len() + 8;
+    let text = String::from_utf8_lossy(&body[..body.len().min(window)]);
+    key.redact(&text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(chars)
+        .collect()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -617,6 +676,27 @@ mod tests {
             k.redact("GET /api/v2?apikey=abc123secret&cmd=x"),
             "GET /api/v2?apikey=<redacted>&cmd=x"
         );
+    }
+
+    #[test]
+    fn error_snippets_are_redacted_before_they_are_cut() {
+        let k = ApiKey::new("0123456789abcdef0123456789abcdef");
+        for pad in 60..90 {
+            let body = format!("{}apikey={}&cmd=x", "x".repeat(pad), k.expose());
+            let s = body_start(body.as_bytes(), &k, 80);
+            assert!(!s.contains("0123"), "a piece of the key leaked: {s}");
+            assert!(s.chars().count() <= 80);
+        }
+    }
+
+    #[test]
+    fn percent_encoded_keys_are_redacted_too() {
+        let k = ApiKey::new("a b/c+d");
+        assert_eq!(
+            k.redact("GET /api/v2?apikey=a+b%2Fc%2Bd&cmd=x"),
+            "GET /api/v2?apikey=<redacted>&cmd=x"
+        );
+        assert_eq!(k.redact("key a b/c+d"), "key <redacted>");
     }
 
     #[test]

@@ -84,7 +84,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short stable reason for metrics (`connect`, `timeout`, `api`, `http_5xx`...).
+    /// A short stable reason for metrics: `connect`, `timeout`, `auth`, `api_error`,
+    /// `server_error`, `decode`, `too_large` or `request`.
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Connect { .. } => "connect",
@@ -98,6 +99,8 @@ impl Error {
                     "api_error"
                 }
             }
+            // A reverse proxy's login wall answers 401/403 with its own page.
+            Error::Decode { status: 401 | 403, .. } => "auth",
             Error::Decode { .. } => "decode",
             Error::TooLarge { .. } => "too_large",
             Error::Request { .. } => "request",

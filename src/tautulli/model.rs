@@ -233,6 +233,9 @@ pub struct DecodeStats {
     pub bad_ip: u64,
     /// Rows kept with a negative duration (treated as zero).
     pub negative_duration: u64,
+    /// Rows kept with a duration, pause or stop time beyond [`MAX_SESSION_SECONDS`]
+    /// (cut to it), so one bad row cannot overlap every other session.
+    pub absurd_duration: u64,
 }
 
 impl DecodeStats {
@@ -248,6 +251,7 @@ impl DecodeStats {
         }
         self.bad_ip += other.bad_ip;
         self.negative_duration += other.negative_duration;
+        self.absurd_duration += other.absurd_duration;
     }
 
     /// Count one skipped row.
@@ -257,6 +261,11 @@ impl DecodeStats {
 }
 
 const YEAR_2000: i64 = 946_684_800;
+
+/// The longest a session's play time, pause time, or start-to-stop span may be: two
+/// days. Longer values are corrupt rows, and a session that seems to run for years
+/// would overlap every other session of its user.
+pub const MAX_SESSION_SECONDS: i64 = 2 * 86_400;
 
 /// Parse an address as Tautulli stores it (trimmed; IPv6 may carry a zone or brackets).
 pub fn parse_ip(raw: &str) -> Option<IpAddr> {
@@ -289,10 +298,19 @@ impl HistoryRow {
         if play < 0 || paused < 0 {
             stats.negative_duration += 1;
         }
-        let (play, paused) = (clamp_u32(play), clamp_u32(paused));
+        let stopped_too_late = self
+            .stopped
+            .is_some_and(|s| s.saturating_sub(started) > MAX_SESSION_SECONDS + paused.clamp(0, MAX_SESSION_SECONDS));
+        if play > MAX_SESSION_SECONDS || paused > MAX_SESSION_SECONDS || stopped_too_late {
+            stats.absurd_duration += 1;
+        }
+        let (play, paused) = (
+            clamp_u32(play.min(MAX_SESSION_SECONDS)),
+            clamp_u32(paused.min(MAX_SESSION_SECONDS)),
+        );
         let stopped = self
             .stopped
-            .filter(|s| *s >= started)
+            .filter(|s| *s >= started && !stopped_too_late)
             .unwrap_or(started + i64::from(play) + i64::from(paused));
         let ip = match self.ip_address.as_deref() {
             Some(raw) => {
@@ -447,6 +465,23 @@ mod tests {
             .unwrap();
         assert_eq!((s.play_seconds, s.ip), (0, None));
         assert_eq!((stats.negative_duration, stats.bad_ip), (1, 1));
+    }
+
+    #[test]
+    fn absurd_durations_and_stop_times_are_cut_and_counted() {
+        let mut strings = Strings::default();
+        let mut stats = DecodeStats::default();
+        let mut conv = |json: &str| row(json).into_session(&mut strings, NOW, &mut stats).unwrap();
+        let s = conv(r#"{"user_id":1,"started":1789452318,"play_duration":0,"stopped":99999999999}"#);
+        assert_eq!(s.stopped, 1789452318, "a stop decades later is not believed");
+        let s = conv(r#"{"user_id":1,"started":1789452318,"play_duration":4000000000,"paused_counter":9e15}"#);
+        assert_eq!(s.play_seconds as i64, MAX_SESSION_SECONDS);
+        assert_eq!(s.paused_seconds as i64, MAX_SESSION_SECONDS);
+        let s = conv(
+            r#"{"user_id":1,"started":1789452318,"play_duration":600,"paused_counter":30000,"stopped":1789482918}"#,
+        );
+        assert_eq!(s.stopped, 1789482918, "a long pause is plausible and kept");
+        assert_eq!(stats.absurd_duration, 2);
     }
 
     #[test]

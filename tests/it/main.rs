@@ -2,9 +2,12 @@
 
 mod browser;
 mod cli;
+mod config_errors;
+mod faults;
 mod helpers;
 mod pages;
 mod parity;
 mod prometheus_e2e;
 mod report;
+mod secrets;
 mod serve;
