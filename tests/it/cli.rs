@@ -59,7 +59,7 @@ async fn wait_ready(url: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_scrapes_and_stops_cleanly_on_sigterm() {
-    let (_fake, fake_url) = spawn_fake(World::standard().data, "UTC").await;
+    let (_fake, fake_url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
     let (mut child, url, logs) = start_serve(&[
         "--tautulli-url",
         &fake_url,
@@ -98,12 +98,12 @@ async fn serve_runs_scrapes_and_stops_cleanly_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_config_file_watches_several_servers_with_their_own_labels() {
-    let (_a, url_a) = spawn_fake(World::standard().data, "UTC").await;
+    let (_a, url_a) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
     let mut other = World::default();
     other
         .user(7, "x", "Other User")
         .play(7, "tv", "Roku", "95.5.5.5", NOW - DAY, 600);
-    let (_b, url_b) = spawn_fake(other.data, "UTC").await;
+    let (_b, url_b) = spawn_fake(shift_to_now(other.data), "UTC").await;
     let dir = TempDir::new("cfg");
     let key_file = dir.0.join("key");
     std::fs::write(&key_file, KEY).unwrap();

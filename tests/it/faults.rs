@@ -10,7 +10,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::Timestamp;
 use plex_sharing_exporter::simulator::{Dataset, FakeServer, FakeTautulli, Fault};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -22,20 +21,6 @@ use crate::serve::sample;
 /// the real clock, and fixed dates would slowly leave its 30-day window.
 pub fn standard_now() -> Dataset {
     shift_to_now(World::standard().data)
-}
-
-/// `data` (built around [`NOW`]) moved by whole days so that NOW becomes today.
-pub fn shift_to_now(mut data: Dataset) -> Dataset {
-    let days = (Timestamp::now().as_second() - NOW).div_euclid(DAY);
-    let delta = days * DAY;
-    for row in &mut data.history {
-        for k in ["started", "stopped", "date"] {
-            if let Some(t) = row.get(k).and_then(Value::as_i64) {
-                row[k] = json!(t + delta);
-            }
-        }
-    }
-    data
 }
 
 /// The `serve` binary with JSON logs, its stderr collected line by line as it comes.

@@ -105,6 +105,21 @@ impl World {
     }
 }
 
+/// `data` (built around [`NOW`]) moved by whole days so that NOW becomes today: for
+/// tests of `serve`, whose window ends at the real clock.
+pub fn shift_to_now(mut data: Dataset) -> Dataset {
+    let days = (jiff::Timestamp::now().as_second() - NOW).div_euclid(DAY);
+    let delta = days * DAY;
+    for row in &mut data.history {
+        for k in ["started", "stopped", "date"] {
+            if let Some(t) = row.get(k).and_then(serde_json::Value::as_i64) {
+                row[k] = serde_json::json!(t + delta);
+            }
+        }
+    }
+    data
+}
+
 /// A fake Tautulli serving `data` on 127.0.0.1, with server-local dates in `tz`.
 pub async fn spawn_fake(data: Dataset, tz: &str) -> (Arc<FakeTautulli>, String) {
     let tz = TimeZone::get(tz).expect("test time zone");

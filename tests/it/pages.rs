@@ -71,7 +71,7 @@ impl Site {
         let mut states = Vec::new();
         let mut fakes = Vec::new();
         for (name, data) in setup.servers {
-            let (fake, url) = spawn_fake(data, "UTC").await;
+            let (fake, url) = spawn_fake(shift_to_now(data), "UTC").await;
             states.push(Arc::new(ServerState::new(name, client_for(&url))));
             fakes.push((fake, url));
         }
@@ -315,7 +315,18 @@ async fn unknown_users_and_servers_are_404_in_html_and_json() {
 async fn the_user_json_is_the_report_entry_plus_what_the_page_draws() {
     let site = Site::start(Setup::standard()).await;
     let api = site.json("/api/v1/users/home/101").await;
-    let r = report(&site.fake_url, &["--format", "json", "--geo"]).await;
+    // The data sit at the real clock (like the exporter's window), so no --now here.
+    let r = run(&[
+        "report",
+        "--tautulli-url",
+        &site.fake_url,
+        "--tautulli-api-key",
+        KEY,
+        "--format",
+        "json",
+        "--geo",
+    ])
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
     let entry = doc["users"]

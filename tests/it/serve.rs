@@ -54,7 +54,7 @@ pub async fn spawn_app(data: Dataset, interval: Duration) -> App {
 }
 
 pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
-    let (fake, fake_url) = spawn_fake(data, "UTC").await;
+    let (fake, fake_url) = spawn_fake(shift_to_now(data), "UTC").await;
     let client = client_for(&fake_url);
     let locator = Locator::new(vec![Provider::Tautulli(client.clone())], CacheOptions::default());
     let web = WebArgs {
