@@ -73,7 +73,11 @@ impl fmt::Display for ApiKey {
 
 /// Tautulli's base URL: host, host:port, or a full URL with an HTTP root path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TautulliUrl(Url);
+pub struct TautulliUrl {
+    url: Url,
+    /// The URL as shown in logs and errors: a password in it is replaced.
+    shown: String,
+}
 
 impl TautulliUrl {
     /// Parse what a user typed: `tautulli`, `tautulli:8181`, `https://x.example/tautulli/`.
@@ -99,16 +103,21 @@ impl TautulliUrl {
         let path = url.path().trim_end_matches('/');
         let path = path.strip_suffix("/api/v2").unwrap_or(path).to_string();
         url.set_path(&path);
-        Ok(TautulliUrl(url))
+        let mut shown = url.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("redacted"));
+        }
+        let shown = shown.as_str().trim_end_matches('/').to_string();
+        Ok(TautulliUrl { url, shown })
     }
 
     /// The base URL as text, without a trailing slash.
     pub fn as_str(&self) -> &str {
-        self.0.as_str().trim_end_matches('/')
+        &self.shown
     }
 
     fn endpoint(&self) -> Url {
-        let mut url = self.0.clone();
+        let mut url = self.url.clone();
         let path = format!("{}/api/v2", url.path().trim_end_matches('/'));
         url.set_path(&path);
         url
@@ -665,6 +674,13 @@ mod tests {
         assert!(p("").is_err());
         assert!(p("ftp://x").is_err());
         assert!(p("http://").is_err());
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_used_but_never_shown() {
+        let u = TautulliUrl::parse("https://admin:s3cret@x.example/tautulli").unwrap();
+        assert_eq!(u.to_string(), "https://admin:redacted@x.example/tautulli");
+        assert!(u.endpoint().as_str().contains("s3cret"), "requests still authenticate");
     }
 
     #[test]
