@@ -452,7 +452,7 @@ impl Client {
         };
         let mut seen: HashSet<i64> = HashSet::new();
         let mut days = stream::iter(dates)
-            .map(|date| self.history_range(date, Some(date), user_ids))
+            .map(|date| self.history_range(date, Some(date), user_ids, None))
             .buffer_unordered(self.opts.concurrency.max(1));
         while let Some(day) = days.next().await {
             let mut day = day?;
@@ -479,18 +479,21 @@ impl Client {
         Ok(fetch)
     }
 
-    /// Every history row started on or after `since` (epoch seconds): one query with
-    /// `after` only (paged if large), for incremental refreshes. Cut exactly on your side.
+    /// Every history row started on or after `since` (epoch seconds), for incremental
+    /// refreshes: one query with `after` only, newest first, paged only until a page
+    /// reaches back before `since` (usually one request). Cut exactly on your side.
     pub async fn history_since(&self, since: i64) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
         let after = days_covering(since, since)[0];
-        let day = self.history_range(after, None, None).await?;
+        let day = self.history_range(after, None, None, Some(since)).await?;
         let mut fetch = HistoryFetch {
             days: 1,
             rows: day.received,
             unusable_rows: day.unusable,
             ..HistoryFetch::default()
         };
-        if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
+        // Stopping early is the point here, so fewer rows than `recordsFiltered` is normal;
+        // only more rows than announced says the count was wrong.
+        if let Some(expected) = day.expected.filter(|e| (day.received as i64) > *e) {
             tracing::debug!(after = %after, expected, received = day.received, "history row count differs from recordsFiltered");
             fetch.count_mismatches.push(format!(
                 "since {after}: tautulli reported {expected} rows, {} received",
@@ -506,7 +509,16 @@ impl Client {
     }
 
     /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`).
-    async fn history_range(&self, after: Date, before: Option<Date>, user_ids: Option<&str>) -> Result<Day, Error> {
+    /// With `newest_since`, rows come newest first and paging stops at the first page that
+    /// reaches back before that time: an incremental refresh reads only what it needs, not
+    /// the whole padded day.
+    async fn history_range(
+        &self,
+        after: Date,
+        before: Option<Date>,
+        user_ids: Option<&str>,
+        newest_since: Option<i64>,
+    ) -> Result<Day, Error> {
         let page_size = self.opts.page_size.max(1);
         let mut ids: HashSet<i64> = HashSet::new();
         let mut day = Day {
@@ -521,7 +533,10 @@ impl Client {
                 ("grouping", "0".to_string()),
                 ("include_activity", "0".to_string()),
                 ("order_column", "started".to_string()),
-                ("order_dir", "asc".to_string()),
+                (
+                    "order_dir",
+                    if newest_since.is_some() { "desc" } else { "asc" }.to_string(),
+                ),
                 ("after", after.to_string()),
                 ("start", day.received.to_string()),
                 ("length", page_size.to_string()),
@@ -539,12 +554,14 @@ impl Client {
             }
             day.received += n as u64;
             let mut new_ids = 0usize;
+            let mut oldest = i64::MAX;
             for row in page.data {
                 match row {
                     MaybeRow::Row(r) => {
                         if r.row_id.or(r.id).is_some_and(|id| ids.insert(id)) {
                             new_ids += 1;
                         }
+                        oldest = oldest.min(r.started.unwrap_or(i64::MAX));
                         day.rows.push(r);
                     }
                     MaybeRow::Unusable => day.unusable += 1,
@@ -555,7 +572,7 @@ impl Client {
             // unless it brought no new row id (a server that ignores `start`, or a page of
             // rows without ids, would otherwise be paged forever). Duplicates are dropped
             // and counted by the caller.
-            if n < page_size || new_ids == 0 {
+            if n < page_size || new_ids == 0 || newest_since.is_some_and(|since| oldest < since) {
                 return Ok(day);
             }
         }

@@ -528,3 +528,40 @@ async fn gzip_scrapes_get_the_same_exposition_compressed() {
     flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
     assert_eq!(text, plain, "cached rendering, same bytes");
 }
+
+/// On a busy server the incremental refresh reads newest first and stops at the first
+/// page that reaches back past the overlap, instead of paging through the padded days.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tail_refresh_reads_one_page_on_a_busy_server() {
+    let mut w = World::default();
+    w.user(1, "busy", "Busy Server");
+    for i in 0..600 {
+        w.play(
+            1,
+            &format!("dev{}", i % 7),
+            "Roku",
+            "81.1.1.1",
+            NOW - 2 * DAY + i * 250,
+            200,
+        );
+    }
+    let (fake, url) = spawn_fake(w.data, "UTC").await;
+    let mut opts = ClientOptions::new(TautulliUrl::parse(&url).unwrap(), ApiKey::new(KEY));
+    opts.page_size = 50;
+    let client = Client::new(opts).unwrap();
+    let locator = Locator::new(vec![], CacheOptions::default());
+    let mut refresh = options(Duration::from_secs(60));
+    refresh.overlap = Duration::from_secs(3600);
+    let mut r = Refresher::new();
+    r.refresh("home", &client, &locator, &refresh, NOW).await.unwrap();
+    let before = fake.count("get_history");
+    let snap = r.refresh("home", &client, &locator, &refresh, NOW + 60).await.unwrap();
+    assert_eq!(
+        fake.count("get_history") - before,
+        1,
+        "one page of 50 covers the last hour"
+    );
+    assert_eq!(snap.rows, 600);
+    let tail = fake.requests().into_iter().rfind(|q| q.cmd == "get_history").unwrap();
+    assert_eq!(tail.params.get("order_dir").map(String::as_str), Some("desc"));
+}
