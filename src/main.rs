@@ -19,6 +19,7 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    plex_sharing_exporter::memory::limit_arenas();
     let cli = match config::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         // --help, --version, and help for a missing subcommand print as clap prints them.

@@ -4,6 +4,25 @@
 //! pages in its arenas, so the resident size stays at the high-water mark long after the
 //! load. Asking glibc to trim after each refresh keeps RSS close to what is really used.
 
+/// Use at most two glibc malloc arenas. Each thread that allocates otherwise gets an
+/// arena of its own (up to 8 per core), and every arena keeps its own freed pages, so
+/// big decodes on several runtime threads leave several high-water marks behind.
+/// Call once, first thing in `main`, before other threads start; a no-op elsewhere.
+pub fn limit_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const M_ARENA_MAX: i32 = -8;
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        // SAFETY: mallopt only changes glibc's allocator parameters; called before any
+        // other thread exists, as glibc requires for M_ARENA_MAX to take full effect.
+        unsafe {
+            mallopt(M_ARENA_MAX, 2);
+        }
+    }
+}
+
 /// Give freed heap pages back to the OS (glibc `malloc_trim`); a no-op elsewhere.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
