@@ -4,7 +4,7 @@
 //! pages in its arenas, so the resident size stays at the high-water mark long after the
 //! load. Asking glibc to trim after each refresh keeps RSS close to what is really used.
 
-/// Use at most two glibc malloc arenas. Each thread that allocates otherwise gets an
+/// Use at most two glibc malloc arenas and a fixed mmap threshold. Each thread that allocates otherwise gets an
 /// arena of its own (up to 8 per core), and every arena keeps its own freed pages, so
 /// big decodes on several runtime threads leave several high-water marks behind.
 /// Call once, first thing in `main`, before other threads start; a no-op elsewhere.
@@ -12,6 +12,7 @@ pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const M_ARENA_MAX: i32 = -8;
+        const M_MMAP_THRESHOLD: i32 = -3;
         extern "C" {
             fn mallopt(param: i32, value: i32) -> i32;
         }
@@ -19,6 +20,10 @@ pub fn limit_arenas() {
         // other thread exists, as glibc requires for M_ARENA_MAX to take full effect.
         unsafe {
             mallopt(M_ARENA_MAX, 2);
+            // A fixed threshold: large buffers (Tautulli pages, renderings) always get
+            // their own mapping and go back to the OS when freed, instead of glibc raising
+            // the threshold and keeping them in the heap.
+            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         }
     }
 }

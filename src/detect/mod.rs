@@ -35,7 +35,7 @@ pub const MAX_OVERLAPS: usize = 200;
 /// Most timeline sessions kept as evidence per user.
 pub const MAX_TIMELINE: usize = 300;
 /// Most jumps kept as evidence per user (the count is always exact).
-pub const MAX_JUMPS: usize = 200;
+pub const MAX_JUMPS: usize = 50;
 
 /// An interned string: history repeats the same device ids, platforms and titles
 /// millions of times, so sessions store 4-byte handles into [`Strings`].
