@@ -20,10 +20,11 @@ pub fn limit_arenas() {
         // other thread exists, as glibc requires for M_ARENA_MAX to take full effect.
         unsafe {
             mallopt(M_ARENA_MAX, 2);
-            // A fixed threshold: large buffers (Tautulli pages, renderings) always get
+            // A fixed, low threshold: buffers of 16 KiB and more (Tautulli pages, renderings,
+            // per-user finding vectors) always get
             // their own mapping and go back to the OS when freed, instead of glibc raising
             // the threshold and keeping them in the heap.
-            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+            mallopt(M_MMAP_THRESHOLD, 16 * 1024);
         }
     }
 }
