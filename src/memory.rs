@@ -20,10 +20,10 @@ pub fn limit_arenas() {
         // other thread exists, as glibc requires for M_ARENA_MAX to take full effect.
         unsafe {
             mallopt(M_ARENA_MAX, 2);
-            // A fixed, low threshold: buffers of 16 KiB and more (Tautulli pages, renderings,
-            // per-user finding vectors) always get
-            // their own mapping and go back to the OS when freed, instead of glibc raising
-            // the threshold and keeping them in the heap.
+            // A fixed, low threshold: buffers of 16 KiB and more (Tautulli pages,
+            // renderings, per-user finding vectors) always get their own mapping and go
+            // back to the OS when freed, instead of glibc raising the threshold and keeping
+            // them in the heap.
             mallopt(M_MMAP_THRESHOLD, 16 * 1024);
         }
     }

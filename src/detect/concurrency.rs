@@ -201,19 +201,11 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::Builder;
+    use super::super::testing::{user, Builder};
     use super::*;
 
     use super::super::household::households;
-    use super::super::{Rules, ScoringProfile, UserInfo};
-
-    fn user() -> UserInfo {
-        UserInfo {
-            user_id: 1,
-            name: "U".into(),
-            username: "u".into(),
-        }
-    }
+    use super::super::{Rules, ScoringProfile};
 
     /// The reference rules (no household exceptions) with a minimum overlap.
     fn run(b: &Builder, min_overlap: u32) -> Concurrency {

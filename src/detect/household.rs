@@ -145,17 +145,9 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::Builder;
+    use super::super::testing::{user, Builder};
     use super::super::ScoringProfile;
     use super::*;
-
-    fn user() -> UserInfo {
-        UserInfo {
-            user_id: 1,
-            name: "U".into(),
-            username: "u".into(),
-        }
-    }
 
     #[test]
     fn a_device_alternating_ipv4_and_ipv6_links_them_into_one_household() {

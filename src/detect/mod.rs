@@ -591,6 +591,15 @@ pub(crate) mod testing {
         }
     }
 
+    /// User 1, "U".
+    pub fn user() -> UserInfo {
+        UserInfo {
+            user_id: 1,
+            name: "U".into(),
+            username: "u".into(),
+        }
+    }
+
     pub fn place(city: &str, lat: f64, lon: f64) -> Place {
         Place {
             city: Some(city.to_string()),

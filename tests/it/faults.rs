@@ -26,9 +26,15 @@ pub fn standard_now() -> Dataset {
 /// The `serve` binary with JSON logs, its stderr collected line by line as it comes.
 pub struct Exporter {
     child: tokio::process::Child,
-    pub url: String,
+    web: Scraper,
     logs: Arc<Mutex<Vec<String>>>,
-    http: reqwest::Client,
+}
+
+impl std::ops::Deref for Exporter {
+    type Target = Scraper;
+    fn deref(&self) -> &Scraper {
+        &self.web
+    }
 }
 
 /// Flags of every fault run: fast refreshes, a short timeout.
@@ -80,31 +86,9 @@ impl Exporter {
         let addr = addr.unwrap_or_else(|| panic!("no listening line in {:?}", logs.lock().unwrap()));
         Exporter {
             child,
-            url: format!("http://{addr}"),
+            web: Scraper::new(format!("http://{addr}"), Duration::from_secs(15)),
             logs,
-            http: reqwest::Client::new(),
         }
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    pub async fn metrics(&self) -> String {
-        self.get("/metrics").await.1
-    }
-
-    /// Wait until `/metrics` satisfies `pred` (fails the test after 15 s).
-    pub async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        for _ in 0..300 {
-            let m = self.metrics().await;
-            if pred(&m) {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for {what}:\n{}", self.metrics().await);
     }
 
     /// Every log line so far.

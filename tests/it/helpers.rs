@@ -266,3 +266,44 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// An exporter's web address and the client that scrapes it, shared by the in-process
+/// exporter (`serve::App`) and the binary (`faults::Exporter`).
+pub struct Scraper {
+    pub url: String,
+    pub http: reqwest::Client,
+    /// How long `wait_for` waits before failing the test.
+    pub patience: std::time::Duration,
+}
+
+impl Scraper {
+    pub fn new(url: String, patience: std::time::Duration) -> Scraper {
+        Scraper {
+            url,
+            http: reqwest::Client::new(),
+            patience,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.1
+    }
+
+    /// Wait until `/metrics` satisfies `pred` (fails the test after `patience`).
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let step = std::time::Duration::from_millis(50);
+        for _ in 0..self.patience.as_millis() / step.as_millis() {
+            let m = self.metrics().await;
+            if pred(&m) {
+                return m;
+            }
+            tokio::time::sleep(step).await;
+        }
+        panic!("timed out waiting for {what}:\n{}", self.metrics().await);
+    }
+}

@@ -15,10 +15,16 @@ use plex_sharing_exporter::tautulli::{ApiKey, Client, ClientOptions, TautulliUrl
 use crate::helpers::*;
 
 pub struct App {
-    pub url: String,
+    web: Scraper,
     pub fake: Arc<FakeTautulli>,
-    pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Scraper;
+    fn deref(&self) -> &Scraper {
+        &self.web
+    }
 }
 
 impl Drop for App {
@@ -74,33 +80,9 @@ pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
         let _ = rx.await;
     }));
     App {
-        url: format!("http://{addr}"),
+        web: Scraper::new(format!("http://{addr}"), Duration::from_secs(10)),
         fake,
-        http: reqwest::Client::new(),
         stop: Some(tx),
-    }
-}
-
-impl App {
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    pub async fn metrics(&self) -> String {
-        self.get("/metrics").await.1
-    }
-
-    /// Wait until `/metrics` satisfies `pred` (fails the test after 10 s).
-    pub async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        for _ in 0..200 {
-            let m = self.metrics().await;
-            if pred(&m) {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for {what}:\n{}", self.metrics().await);
     }
 }
 
