@@ -476,8 +476,10 @@ pub fn analyze_user(
         rules.pause_allowance_seconds,
         &rules.travel,
     );
-    let jump_count = jumps.len();
-    let jumps: Vec<Jump> = jumps.into_iter().take(MAX_JUMPS).collect();
+    let travel::Jumps {
+        count: jump_count,
+        first: jumps,
+    } = jumps;
     let counts = score::Counts {
         devices: usage.devices.len(),
         heavy_devices: usage.heavy_devices,

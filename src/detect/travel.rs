@@ -94,6 +94,16 @@ struct Event<'a> {
     place: &'a Place,
 }
 
+/// The impossible-travel jumps of one user.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Jumps {
+    /// Every distinct jump (one per session pair).
+    pub count: usize,
+    /// The first [`super::MAX_JUMPS`] of them, in time order. Only these are built: a
+    /// jump carries two places and two device names, and a heavy traveller has thousands.
+    pub first: Vec<Jump>,
+}
+
 /// Find the jumps in one user's `sessions` (sorted by `started`).
 pub fn find_jumps(
     sessions: &[&Session],
@@ -103,7 +113,7 @@ pub fn find_jumps(
     strings: &Strings,
     pause_allowance: u32,
     rules: &TravelRules,
-) -> Vec<Jump> {
+) -> Jumps {
     let mut events: Vec<Event> = Vec::new();
     for (index, s) in sessions.iter().enumerate() {
         let Some(ip) = s.ip else { continue };
@@ -137,7 +147,7 @@ pub fn find_jumps(
     events.sort_by_key(|e| (e.time, e.index, !e.start));
 
     let mut seen: HashSet<(usize, usize)> = HashSet::new();
-    let mut jumps = Vec::new();
+    let mut jumps = Jumps::default();
     for w in events.windows(2) {
         let (a, b) = (&w[0], &w[1]);
         if a.index == b.index || a.network == b.network {
@@ -174,6 +184,10 @@ pub fn find_jumps(
         if !seen.insert(key) {
             continue;
         }
+        jumps.count += 1;
+        if jumps.first.len() >= super::MAX_JUMPS {
+            continue;
+        }
         let end = |e: &Event, s: &Session| JumpEnd {
             row_id: s.row_id,
             time: e.time,
@@ -183,7 +197,7 @@ pub fn find_jumps(
             machine_id: strings.shared(s.machine),
             platform: strings.shared(s.platform),
         };
-        jumps.push(Jump {
+        jumps.first.push(Jump {
             from: end(a, sa),
             to: end(b, sb),
             distance_km,
@@ -216,7 +230,9 @@ mod tests {
     }
 
     fn jumps(b: &Builder, rules: &TravelRules) -> Vec<Jump> {
-        find_jumps(&b.sorted(), &nets(b), None, &places(), &b.strings, 0, rules)
+        let found = find_jumps(&b.sorted(), &nets(b), None, &places(), &b.strings, 0, rules);
+        assert_eq!(found.count, found.first.len(), "small histories keep every jump");
+        found.first
     }
 
     #[test]
@@ -236,6 +252,34 @@ mod tests {
         assert_eq!(j[0].to.event, "start");
         assert!((j[0].hours - 1.0).abs() < 1e-9);
         assert!((j[0].speed_kmh - j[0].distance_km).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_heavy_traveller_keeps_an_exact_count_but_only_the_first_jumps_as_evidence() {
+        let mut b = Builder::default();
+        // New York and London alternate every hour on two devices: 2n - 1 jumps.
+        let n = 200;
+        for i in 0..n {
+            b.add(1, "laptop", "81.1.1.1", i * 7200, 600);
+            b.add(1, "phone", "82.2.2.2", i * 7200 + 3600, 600);
+        }
+        let found = find_jumps(
+            &b.sorted(),
+            &nets(&b),
+            None,
+            &places(),
+            &b.strings,
+            0,
+            &TravelRules::default(),
+        );
+        assert_eq!(found.count, 2 * n as usize - 1);
+        assert_eq!(found.first.len(), super::super::MAX_JUMPS);
+        assert!(
+            found.first.capacity() <= 2 * super::super::MAX_JUMPS,
+            "the evidence list must not hold room for every jump (capacity {})",
+            found.first.capacity()
+        );
+        assert!(found.first.windows(2).all(|w| w[0].from.time <= w[1].from.time));
     }
 
     #[test]
@@ -266,7 +310,11 @@ mod tests {
         let mut b = Builder::default();
         b.add(1, "tv", "81.1.1.1", 0, 600);
         b.add(1, "phone", "83.3.3.3", 700, 600);
-        assert!(find_jumps(&b.sorted(), &nets(&b), None, &p, &b.strings, 0, &TravelRules::default()).is_empty());
+        assert!(
+            find_jumps(&b.sorted(), &nets(&b), None, &p, &b.strings, 0, &TravelRules::default())
+                .first
+                .is_empty()
+        );
         assert_eq!(jumps(&b, &TravelRules::default()).len(), 1);
     }
 
@@ -297,7 +345,11 @@ mod tests {
         b.add(1, "phone", "99.9.9.9", 2100, 600); // not in the table
         b.add(1, "phone", "84.4.4.4", 2800, 600); // country centroid
         b.add(1, "tv", "81.1.1.1", 3500, 600);
-        assert!(find_jumps(&b.sorted(), &nets(&b), None, &p, &b.strings, 0, &TravelRules::default()).is_empty());
+        assert!(
+            find_jumps(&b.sorted(), &nets(&b), None, &p, &b.strings, 0, &TravelRules::default())
+                .first
+                .is_empty()
+        );
     }
 
     #[test]
