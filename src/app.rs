@@ -54,8 +54,9 @@ pub fn addresses_to_locate(sessions: &[Session]) -> HashSet<std::net::IpAddr> {
 }
 
 /// Sort findings most suspicious first (score, then concurrent sessions, then name).
-pub fn sort_findings(findings: &mut [UserFinding]) {
+pub fn sort_findings<F: std::borrow::Borrow<UserFinding>>(findings: &mut [F]) {
     findings.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
         b.score
             .total_cmp(&a.score)
             .then(b.concurrent_sessions.cmp(&a.concurrent_sessions))

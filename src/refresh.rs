@@ -50,8 +50,9 @@ pub struct Live {
 pub struct Snapshot {
     /// Server name (the `server` label).
     pub server: String,
-    /// Every user with history in the window, most suspicious first.
-    pub findings: Vec<UserFinding>,
+    /// Every user with history in the window, most suspicious first (shared with the
+    /// next snapshot when the user's inputs do not change).
+    pub findings: Vec<Arc<UserFinding>>,
     /// Live streams by user id.
     pub live: BTreeMap<i64, Live>,
     /// Location label per address (empty without GeoIP).
@@ -122,7 +123,7 @@ impl ReadStats {
 impl Snapshot {
     /// The finding of `user_id`, if they have history in the window.
     pub fn finding(&self, user_id: i64) -> Option<&UserFinding> {
-        self.findings.iter().find(|f| f.user_id == user_id)
+        self.findings.iter().find(|f| f.user_id == user_id).map(|f| &**f)
     }
 }
 
@@ -218,6 +219,8 @@ pub fn live_by_user(streams: &[LiveStream]) -> BTreeMap<i64, Live> {
 #[derive(Debug, Default)]
 pub struct Refresher {
     window: Window,
+    /// The last analysis, so unchanged users are not analysed again.
+    analysis: detect::incremental::Analysis,
     users: BTreeMap<i64, UserInfo>,
     users_read_at: Option<i64>,
 }
@@ -276,11 +279,20 @@ impl Refresher {
         let places = locator.locate_all(addresses_to_locate(self.window.sessions())).await;
 
         let users = self.window.users_with(&self.users);
-        let window = &self.window;
-        let mut findings = tokio::task::block_in_place(|| {
-            detect::analyze_all(window.sessions(), &users, window.strings(), &places, &opts.rules)
+        let (window, previous) = (&self.window, &self.analysis);
+        let analysis = tokio::task::block_in_place(|| {
+            let (sessions, strings) = (window.sessions(), window.strings());
+            detect::incremental::analyze_changed(sessions, &users, strings, &places, &opts.rules, previous)
         });
+        tracing::debug!(
+            server,
+            users = analysis.len(),
+            analysed = analysis.analysed,
+            "analysis done"
+        );
+        let mut findings = analysis.findings();
         sort_findings(&mut findings);
+        self.analysis = analysis;
         crate::memory::release_free_memory();
         let locations = if locator.is_empty() {
             HashMap::new()
@@ -349,6 +361,8 @@ pub async fn refresh_and_record(
             }
             health.last_read = read;
             server.publish(snapshot);
+            // The previous snapshot is gone: give what only it used back to the OS.
+            crate::memory::release_free_memory();
             if !health.up {
                 tracing::info!(server = %server.name, rows, users, flagged, seconds = elapsed, "refresh succeeded");
             } else {

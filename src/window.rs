@@ -125,7 +125,16 @@ impl Window {
 
     /// Sort, drop rows received twice, and drop rows older than `until - days`.
     pub fn finish(&mut self, until: i64, days: u32) {
-        self.sessions.sort_by_key(|s| (s.started, s.row_id));
+        self.finish_from(0, until, days);
+    }
+
+    /// [`Window::finish`] when `sessions[..sorted]` is already sorted and every later
+    /// session starts after it (a tail refresh): only the tail is sorted. The sort is
+    /// unstable and in place: a stable sort of a million sessions would allocate half
+    /// the window again.
+    fn finish_from(&mut self, sorted: usize, until: i64, days: u32) {
+        let tail = self.sessions.get_mut(sorted..).unwrap_or_default();
+        tail.sort_unstable_by_key(|s| (s.started, s.row_id, s.stopped, s.play_seconds, s.paused_seconds));
         self.sessions.dedup_by_key(|s| (s.started, s.row_id));
         let oldest = until - i64::from(days) * 86_400;
         let gone = self.sessions.partition_point(|s| s.started < oldest);
@@ -146,9 +155,10 @@ impl Window {
             Fetch::Tail { since, until } => {
                 let keep = self.sessions.partition_point(|s| s.started < since);
                 self.sessions.truncate(keep);
+                self.sessions.reserve_exact(rows.len());
                 self.decode = DecodeStats::default();
                 self.add(rows, since, until);
-                self.finish(until, days);
+                self.finish_from(keep, until, days);
             }
         }
     }

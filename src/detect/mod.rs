@@ -14,6 +14,7 @@
 pub mod concurrency;
 pub mod devices;
 pub mod household;
+pub mod incremental;
 pub mod network;
 pub mod score;
 pub mod travel;
@@ -148,7 +149,7 @@ impl Session {
 }
 
 /// A Plex user as the detector names them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct UserInfo {
     /// Plex user id.
     pub user_id: i64,
@@ -215,6 +216,13 @@ impl Trusted {
                 .per_user
                 .iter()
                 .any(|(who, n)| user.matches(who) && n.contains(&ip))
+    }
+}
+
+impl Rules {
+    /// True when `--ignore-user` names this user.
+    pub fn ignores(&self, user: &UserInfo) -> bool {
+        self.ignore_users.iter().any(|who| user.matches(who))
     }
 }
 
@@ -419,22 +427,31 @@ pub fn analyze_all(
     places: &Places,
     rules: &Rules,
 ) -> Vec<UserFinding> {
-    let mut order: Vec<&Session> = sessions.iter().collect();
-    order.sort_unstable_by_key(|s| (s.user_id, s.started, s.row_id));
+    let order = order_by_user(sessions);
     let mut findings = Vec::new();
     for chunk in order.chunk_by(|a, b| a.user_id == b.user_id) {
-        let user_id = chunk[0].user_id;
-        let info = users.get(&user_id).cloned().unwrap_or_else(|| UserInfo {
-            user_id,
-            name: user_id.to_string(),
-            username: String::new(),
-        });
-        if rules.ignore_users.iter().any(|who| info.matches(who)) {
-            continue;
+        let info = user_info(users, chunk[0].user_id);
+        if !rules.ignores(&info) {
+            findings.push(analyze_user(&info, chunk, strings, places, rules));
         }
-        findings.push(analyze_user(&info, chunk, strings, places, rules));
     }
     findings
+}
+
+/// `sessions` ordered by user, then start: each user's sessions form one run.
+pub fn order_by_user(sessions: &[Session]) -> Vec<&Session> {
+    let mut order: Vec<&Session> = sessions.iter().collect();
+    order.sort_unstable_by_key(|s| (s.user_id, s.started, s.row_id));
+    order
+}
+
+/// The user `user_id` of `users`, or one named by the id when the table lacks them.
+pub fn user_info(users: &BTreeMap<i64, UserInfo>, user_id: i64) -> UserInfo {
+    users.get(&user_id).cloned().unwrap_or_else(|| UserInfo {
+        user_id,
+        name: user_id.to_string(),
+        username: String::new(),
+    })
 }
 
 /// Analyse one user's sessions, which must be sorted by `started`.

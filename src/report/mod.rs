@@ -27,9 +27,12 @@ pub struct Context {
 
 /// Labels for every address of `findings`, as the reference script showed them with
 /// `--geo`: `LAN` for private addresses, the place, or `Unknown`.
-pub fn location_labels(findings: &[UserFinding], places: &Places) -> HashMap<IpAddr, String> {
+pub fn location_labels<F: std::borrow::Borrow<UserFinding>>(
+    findings: &[F],
+    places: &Places,
+) -> HashMap<IpAddr, String> {
     let mut out = HashMap::new();
-    for f in findings {
+    for f in findings.iter().map(|f| f.borrow()) {
         for u in &f.ip_usage {
             out.entry(u.ip).or_insert_with(|| {
                 if network::is_private(u.ip) {

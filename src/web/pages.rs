@@ -180,7 +180,7 @@ pub fn users(s: &Settings, servers: &[ServerView], filter: Option<&str>) -> Stri
     let mut rows: Vec<(&str, &Snapshot, &UserFinding)> = Vec::new();
     for v in &shown {
         if let Some(snap) = v.snapshot {
-            rows.extend(snap.findings.iter().map(|f| (v.name, snap, f)));
+            rows.extend(snap.findings.iter().map(|f| (v.name, snap, &**f)));
         }
     }
     rows.sort_by(|a, b| {
@@ -623,7 +623,7 @@ mod tests {
         let f = analyze_user(&info, &b.sorted(), &b.strings, &Places::new(), &Rules::default());
         Snapshot {
             server: "home".into(),
-            findings: vec![f],
+            findings: vec![std::sync::Arc::new(f)],
             window: (0, 86_400),
             ..Snapshot::default()
         }
