@@ -352,21 +352,76 @@ pub struct TimelineEntry {
     pub title: Arc<str>,
 }
 
-/// One session reduced to what the timeline picture needs: a few integers, so a snapshot
-/// of 1000 users × 2000 sessions stays small (the full [`TimelineEntry`] is kept only for
-/// sessions that overlap).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// One session reduced to what the timeline picture needs: 20 bytes, so a snapshot of
+/// a million sessions keeps them in 19 MiB (the full [`TimelineEntry`] is kept only for
+/// sessions that overlap). Serialized as
+/// `{"started", "ended", "device", "ip", "concurrent"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub struct Span {
+    started: i64,
+    length: u32,
+    /// Device index, with [`Span::CONCURRENT`] set when the session overlaps.
+    device: u32,
+    /// Address index, `u32::MAX` when unknown.
+    ip: u32,
+}
+
+impl Span {
+    const CONCURRENT: u32 = 1 << 31;
+
+    /// A span of `[started, ended]` on device `device` from address `ip` (indices into the
+    /// finding's `device_usage` and `ip_usage`). Indices past 2^31 and lengths past
+    /// 136 years are clamped.
+    pub fn new(started: i64, ended: i64, device: u32, ip: Option<u32>, concurrent: bool) -> Span {
+        let length = u32::try_from(ended.saturating_sub(started).max(0)).unwrap_or(u32::MAX);
+        let device = device.min(Self::CONCURRENT - 1) | if concurrent { Self::CONCURRENT } else { 0 };
+        Span {
+            started,
+            length,
+            device,
+            ip: ip.unwrap_or(u32::MAX),
+        }
+    }
+
     /// Start, epoch seconds.
-    pub started: i64,
+    pub fn started(&self) -> i64 {
+        self.started
+    }
+
     /// Effective end, epoch seconds (see [`Session::effective_end`]).
-    pub ended: i64,
+    pub fn ended(&self) -> i64 {
+        self.started.saturating_add(i64::from(self.length))
+    }
+
     /// Index of the device in [`UserFinding::device_usage`].
-    pub device: u32,
+    pub fn device(&self) -> u32 {
+        self.device & !Self::CONCURRENT
+    }
+
     /// Index of the address in [`UserFinding::ip_usage`]; `None` when it was unknown.
-    pub ip: Option<u32>,
+    pub fn ip(&self) -> Option<u32> {
+        let ip = self.ip;
+        (ip != u32::MAX).then_some(ip)
+    }
+
     /// The session takes part in a cross-network overlap (it is in the timeline).
-    pub concurrent: bool,
+    pub fn concurrent(&self) -> bool {
+        self.device & Self::CONCURRENT != 0
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = serializer.serialize_struct("Span", 5)?;
+        st.serialize_field("started", &self.started())?;
+        st.serialize_field("ended", &self.ended())?;
+        st.serialize_field("device", &self.device())?;
+        st.serialize_field("ip", &self.ip())?;
+        st.serialize_field("concurrent", &self.concurrent())?;
+        st.end()
+    }
 }
 
 /// Everything detection concluded about one user, with its evidence.
@@ -554,12 +609,14 @@ fn spans(
     sessions
         .iter()
         .zip(involved)
-        .map(|(s, hit)| Span {
-            started: s.started,
-            ended: s.effective_end(pause_allowance).max(s.started),
-            device: devices.get(strings.get(s.machine)).copied().unwrap_or(u32::MAX),
-            ip: s.ip.and_then(|ip| ips.get(&ip).copied()),
-            concurrent: *hit,
+        .map(|(s, hit)| {
+            Span::new(
+                s.started,
+                s.effective_end(pause_allowance).max(s.started),
+                devices.get(strings.get(s.machine)).copied().unwrap_or(u32::MAX),
+                s.ip.and_then(|ip| ips.get(&ip).copied()),
+                *hit,
+            )
         })
         .collect()
 }
@@ -694,12 +751,12 @@ mod tests {
         };
         let f = analyze_user(&info, &b.sorted(), &b.strings, &Places::new(), &Rules::default());
         assert_eq!(f.spans.len(), 4);
-        let device = |s: &Span| f.device_usage[s.device as usize].machine_id.as_str();
-        let ip = |s: &Span| s.ip.map(|i| f.ip_usage[i as usize].ip.to_string());
+        let device = |s: &Span| f.device_usage[s.device() as usize].machine_id.as_str();
+        let ip = |s: &Span| s.ip().map(|i| f.ip_usage[i as usize].ip.to_string());
         assert_eq!(
             f.spans
                 .iter()
-                .map(|s| (s.started, s.ended, device(s), ip(s), s.concurrent))
+                .map(|s| (s.started(), s.ended(), device(s), ip(s), s.concurrent()))
                 .collect::<Vec<_>>(),
             vec![
                 (1000, 4600, "tv", Some("81.1.1.1".into()), true),
@@ -707,6 +764,25 @@ mod tests {
                 (90_000, 97_200, "tv", Some("81.1.1.1".into()), false),
                 (200_000, 200_060, "tablet", None, false),
             ]
+        );
+    }
+
+    #[test]
+    fn a_span_is_20_bytes_and_round_trips_its_fields() {
+        assert_eq!(std::mem::size_of::<Span>(), 20);
+        let s = Span::new(1_800_000_000, 1_800_003_600, 7, Some(3), true);
+        assert_eq!(
+            (s.started(), s.ended(), s.device(), s.ip(), s.concurrent()),
+            (1_800_000_000, 1_800_003_600, 7, Some(3), true)
+        );
+        let s = Span::new(-5, -10, u32::MAX, None, false);
+        assert_eq!(
+            (s.started(), s.ended(), s.device(), s.ip(), s.concurrent()),
+            (-5, -5, (1 << 31) - 1, None, false)
+        );
+        assert_eq!(
+            serde_json::to_value(Span::new(100, 160, 1, None, true)).unwrap(),
+            serde_json::json!({"started": 100, "ended": 160, "device": 1, "ip": null, "concurrent": true})
         );
     }
 

@@ -217,27 +217,32 @@ pub fn timeline(f: &UserFinding, window: (i64, i64), ips: IpView, locations: &Ha
     }
     // Sessions: ordinary ones first so the concurrent ones are drawn on top.
     for pass in [false, true] {
-        for s in f.spans.iter().filter(|s| s.concurrent == pass) {
-            let lane = s.device as usize;
+        for s in f.spans.iter().filter(|s| s.concurrent() == pass) {
+            let lane = s.device() as usize;
             if lane >= lanes {
                 continue;
             }
             let y = TOP + (lane as f64 + 1.0) * LANE_H + (LANE_H - BAR_H) / 2.0;
-            let addr =
-                s.ip.and_then(|i| f.ip_usage.get(i as usize))
-                    .map(|u| {
-                        let loc = locations.get(&u.ip).map(|l| format!(" ({l})"));
-                        format!("{}{}", ips.ip(u.ip), loc.unwrap_or_default())
-                    })
-                    .unwrap_or_else(|| "unknown address".into());
+            let addr = s
+                .ip()
+                .and_then(|i| f.ip_usage.get(i as usize))
+                .map(|u| {
+                    let loc = locations.get(&u.ip).map(|l| format!(" ({l})"));
+                    format!("{}{}", ips.ip(u.ip), loc.unwrap_or_default())
+                })
+                .unwrap_or_else(|| "unknown address".into());
             let tip = format!(
                 "{} – {}{} · {addr}",
-                fmt_utc(s.started),
-                fmt_with(s.ended, "%H:%MZ"),
-                if s.concurrent { " · concurrent" } else { "" },
+                fmt_utc(s.started()),
+                fmt_with(s.ended(), "%H:%MZ"),
+                if s.concurrent() { " · concurrent" } else { "" },
             );
-            let color = if s.concurrent { CONCURRENT } else { color_of_ip(s.ip) };
-            bar(&mut svg, y, s.started, s.ended, color, &tip);
+            let color = if s.concurrent() {
+                CONCURRENT
+            } else {
+                color_of_ip(s.ip())
+            };
+            bar(&mut svg, y, s.started(), s.ended(), color, &tip);
         }
     }
     svg.push_str("</svg>");
@@ -266,7 +271,7 @@ pub fn timeline(f: &UserFinding, window: (i64, i64), ips: IpView, locations: &Ha
             },
         });
     }
-    if f.spans.iter().any(|s| s.ip.is_none()) && !legend.iter().any(|e| e.color == OTHER) {
+    if f.spans.iter().any(|s| s.ip().is_none()) && !legend.iter().any(|e| e.color == OTHER) {
         legend.push(LegendEntry {
             color: OTHER,
             label: "unknown address".into(),
