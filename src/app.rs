@@ -77,8 +77,9 @@ impl Progress {
         }
     }
 
-    fn update(&self, f: &HistoryFetch, done: usize) {
+    fn update(&self, f: &HistoryFetch) {
         if self.enabled {
+            let done = f.days_done;
             let width = 30usize;
             let filled = (done * width).checked_div(f.days).unwrap_or(width).min(width);
             eprint!(
@@ -139,12 +140,10 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
 
     let progress = Progress::new();
     let mut window = Window::full(now);
-    let mut days_done = 0usize;
     let fetched = client
         .history_filtered(since, now, only.as_deref(), |rows, f| {
             window.add(rows, since, now);
-            days_done += 1;
-            progress.update(f, days_done);
+            progress.update(f);
         })
         .await;
     progress.finish();

@@ -234,6 +234,16 @@ pub struct HistoryFetch {
     pub duplicate_rows: u64,
     /// Days whose row count disagreed with Tautulli's `recordsFiltered`.
     pub count_mismatches: Vec<String>,
+    /// Days read completely so far.
+    pub days_done: usize,
+}
+
+/// What one day's reader hands to [`Client::history_filtered`]'s consumer.
+enum Delivery {
+    /// A page of rows.
+    Rows(Vec<HistoryRow>),
+    /// The day is complete (its `rows` are empty: they went as pages).
+    DayDone(Day),
 }
 
 struct Day {
@@ -432,9 +442,14 @@ impl Client {
     }
 
     /// Stream every history row started in `[since, until]` (epoch seconds) to
-    /// `on_rows`, one server-local day at a time. Asks from the day before `since` to the
-    /// day after `until` (the server's time zone is unknown); cut exactly on your side.
+    /// `on_rows`, a page at a time, reading one server-local day per query and
+    /// `concurrency` days at once. Asks from the day before `since` to the day after
+    /// `until` (the server's time zone is unknown); cut exactly on your side.
     /// `user_ids` is an optional comma-separated list of users to read.
+    ///
+    /// Pages are handed over as they arrive rather than per day: decoded rows are about
+    /// ten times the size of the sessions made from them, so holding whole days would
+    /// make a full load's peak memory grow with the size of a day.
     pub async fn history_filtered<F>(
         &self,
         since: i64,
@@ -450,32 +465,54 @@ impl Client {
             days: dates.len(),
             ..HistoryFetch::default()
         };
+        let concurrency = self.opts.concurrency.max(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(concurrency);
+        let produce = async move {
+            let mut days = stream::iter(dates)
+                .map(|date| {
+                    let tx = tx.clone();
+                    async move {
+                        let day = self.history_range(date, Some(date), user_ids, None, Some(&tx)).await?;
+                        // The receiver outlives the senders; a failed send means it is gone.
+                        let _ = tx.send(Delivery::DayDone(day)).await;
+                        Ok::<(), Error>(())
+                    }
+                })
+                .buffer_unordered(concurrency);
+            while let Some(done) = days.next().await {
+                done?;
+            }
+            Ok::<(), Error>(())
+        };
         let mut seen: HashSet<i64> = HashSet::new();
-        let mut days = stream::iter(dates)
-            .map(|date| self.history_range(date, Some(date), user_ids, None))
-            .buffer_unordered(self.opts.concurrency.max(1));
-        while let Some(day) = days.next().await {
-            let mut day = day?;
-            fetch.rows += day.received;
-            fetch.unusable_rows += day.unusable;
-            if let Some(expected) = day.expected {
-                if expected != day.received as i64 {
-                    let note = format!(
-                        "{}: tautulli reported {expected} rows, {} received",
-                        day.date, day.received
-                    );
-                    tracing::debug!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
-                    fetch.count_mismatches.push(note);
+        let consume = async {
+            while let Some(delivery) = rx.recv().await {
+                match delivery {
+                    Delivery::Rows(mut rows) => {
+                        fetch.rows += rows.len() as u64;
+                        let before = rows.len();
+                        rows.retain(|r| r.row_id.or(r.id).is_none_or(|id| seen.insert(id)));
+                        fetch.duplicate_rows += (before - rows.len()) as u64;
+                        on_rows(rows, &fetch);
+                    }
+                    Delivery::DayDone(day) => {
+                        fetch.days_done += 1;
+                        fetch.rows += day.unusable;
+                        fetch.unusable_rows += day.unusable;
+                        if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
+                            tracing::debug!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
+                            fetch.count_mismatches.push(format!(
+                                "{}: tautulli reported {expected} rows, {} received",
+                                day.date, day.received
+                            ));
+                        }
+                        on_rows(Vec::new(), &fetch);
+                    }
                 }
             }
-            let before = day.rows.len();
-            day.rows.retain(|r| match r.row_id.or(r.id) {
-                Some(id) => seen.insert(id),
-                None => true,
-            });
-            fetch.duplicate_rows += (before - day.rows.len()) as u64;
-            on_rows(day.rows, &fetch);
-        }
+        };
+        let (produced, ()) = tokio::join!(produce, consume);
+        produced?;
         Ok(fetch)
     }
 
@@ -484,7 +521,7 @@ impl Client {
     /// reaches back before `since` (usually one request). Cut exactly on your side.
     pub async fn history_since(&self, since: i64) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
         let after = days_covering(since, since)[0];
-        let day = self.history_range(after, None, None, Some(since)).await?;
+        let day = self.history_range(after, None, None, Some(since), None).await?;
         let mut fetch = HistoryFetch {
             days: 1,
             rows: day.received,
@@ -511,13 +548,15 @@ impl Client {
     /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`).
     /// With `newest_since`, rows come newest first and paging stops at the first page that
     /// reaches back before that time: an incremental refresh reads only what it needs, not
-    /// the whole padded day.
+    /// the whole padded day. With `sink`, each page's rows are sent there instead of
+    /// being collected in the returned day.
     async fn history_range(
         &self,
         after: Date,
         before: Option<Date>,
         user_ids: Option<&str>,
         newest_since: Option<i64>,
+        sink: Option<&tokio::sync::mpsc::Sender<Delivery>>,
     ) -> Result<Day, Error> {
         let page_size = self.opts.page_size.max(1);
         let mut ids: HashSet<i64> = HashSet::new();
@@ -555,6 +594,7 @@ impl Client {
             day.received += n as u64;
             let mut new_ids = 0usize;
             let mut oldest = i64::MAX;
+            let mut rows = Vec::with_capacity(n);
             for row in page.data {
                 match row {
                     MaybeRow::Row(r) => {
@@ -562,10 +602,17 @@ impl Client {
                             new_ids += 1;
                         }
                         oldest = oldest.min(r.started.unwrap_or(i64::MAX));
-                        day.rows.push(r);
+                        rows.push(r);
                     }
                     MaybeRow::Unusable => day.unusable += 1,
                 }
+            }
+            match sink {
+                // The receiver outlives the senders; a failed send means it is gone.
+                Some(tx) => {
+                    let _ = tx.send(Delivery::Rows(rows)).await;
+                }
+                None => day.rows.append(&mut rows),
             }
             // A short page is the last. A full one is followed even past `recordsFiltered`
             // (rows written while paging, or a count that is too low, must not lose rows),

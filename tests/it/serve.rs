@@ -547,3 +547,32 @@ async fn a_tail_refresh_reads_one_page_on_a_busy_server() {
     let tail = fake.requests().into_iter().rfind(|q| q.cmd == "get_history").unwrap();
     assert_eq!(tail.params.get("order_dir").map(String::as_str), Some("desc"));
 }
+
+/// A full load hands rows over a page at a time (so a big day is never held whole in
+/// its decoded form), and still reports every day done and every row received.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_load_hands_rows_over_page_by_page() {
+    let mut w = World::default();
+    w.user(1, "busy", "Busy Server");
+    for i in 0..600 {
+        w.play(1, &format!("dev{}", i % 7), "Roku", "81.1.1.1", NOW - DAY + i * 100, 60);
+    }
+    let (_fake, url) = spawn_fake(w.data, "UTC").await;
+    let mut opts = ClientOptions::new(TautulliUrl::parse(&url).unwrap(), ApiKey::new(KEY));
+    opts.page_size = 50;
+    let client = Client::new(opts).unwrap();
+    let mut deliveries = Vec::new();
+    let fetch = client
+        .history_filtered(NOW - 2 * DAY, NOW, None, |rows, f| {
+            deliveries.push((rows.len(), f.days_done))
+        })
+        .await
+        .unwrap();
+    let pages: Vec<usize> = deliveries.iter().map(|d| d.0).filter(|n| *n > 0).collect();
+    assert_eq!(pages.iter().sum::<usize>(), 600);
+    assert!(pages.iter().all(|n| *n <= 50), "{pages:?}");
+    assert!(pages.len() >= 12, "one delivery per page, not per day: {pages:?}");
+    assert_eq!(fetch.days_done, fetch.days);
+    assert_eq!(fetch.rows, 600);
+    assert_eq!(deliveries.last().map(|d| d.1), Some(fetch.days));
+}
