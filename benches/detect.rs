@@ -111,7 +111,7 @@ fn world(users: u64, per_user: u64) -> (Vec<Session>, Strings, Places, BTreeMap<
                 row_id: row,
                 user_id,
                 started,
-                stopped: started + i64::from(play),
+                stopped_after: play,
                 play_seconds: play,
                 paused_seconds: 0,
                 ip: Some(home_ips[d % home_ips.len()]),

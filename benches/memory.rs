@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use plex_sharing_exporter::detect::{analyze_all, Places, Rules};
+use plex_sharing_exporter::detect::incremental::{analyze_changed, Analysis};
+use plex_sharing_exporter::detect::{Places, Rules};
 use plex_sharing_exporter::tautulli::HistoryRow;
 use plex_sharing_exporter::window::Window;
 
@@ -19,6 +20,7 @@ fn rss() -> String {
 }
 
 fn main() {
+    plex_sharing_exporter::memory::limit_arenas();
     let (users, per_user, days) = (500i64, 2000i64, 30i64);
     let now = 1_800_000_000i64;
     let since = now - days * 86_400;
@@ -83,19 +85,30 @@ fn main() {
     plex_sharing_exporter::memory::release_free_memory();
     println!("after returning freed memory to the OS: {}", rss());
     let users_map = window.users_with(&BTreeMap::new());
-    let findings = analyze_all(
-        window.sessions(),
-        &users_map,
-        window.strings(),
-        &Places::new(),
-        &Rules::default(),
-    );
-    let flagged = findings.iter().filter(|f| f.flagged).count();
-    println!(
-        "after analysis ({} users, {flagged} flagged): {}",
-        findings.len(),
-        rss()
-    );
+    let (places, rules) = (Places::new(), Rules::default());
+    let analyse = |previous: &Analysis| {
+        analyze_changed(
+            window.sessions(),
+            &users_map,
+            window.strings(),
+            &places,
+            &rules,
+            previous,
+        )
+    };
+    let first = analyse(&Analysis::default());
+    let flagged = first.findings().iter().filter(|f| f.flagged).count();
+    println!("after analysis ({} users, {flagged} flagged): {}", first.len(), rss());
     plex_sharing_exporter::memory::release_free_memory();
     println!("after returning freed memory to the OS: {}", rss());
+    // The next refresh, as `serve` runs it: the old findings stay published while the
+    // new ones are made, and unchanged users share theirs.
+    let second = analyse(&first);
+    drop(first);
+    plex_sharing_exporter::memory::release_free_memory();
+    println!(
+        "after a second analysis with nothing changed ({} users analysed again): {}",
+        second.analysed,
+        rss()
+    );
 }

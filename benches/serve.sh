@@ -8,7 +8,7 @@
 # against it, waits for the first refresh, then:
 # - loads /metrics with wrk (50 connections, 2 threads, 20 s) and prints its latency
 #   distribution (Debian package `wrk`);
-# - prints the exporter's RSS and peak RSS (VmRSS, VmHWM);
+# - samples the exporter's RSS over 10 s of refreshes, and prints its peak (VmHWM);
 # - counts Tautulli requests over 5 steady refreshes (--refresh-interval 2s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,8 +37,12 @@ metrics=$(curl -s "http://127.0.0.1:$port/metrics")
 echo "window: $(echo "$metrics" | grep '^plex_sharing_history_rows' | awk '{print $2}') sessions, $(echo "$metrics" | grep -c '^plex_sharing_user_score{') users, $(echo "$metrics" | grep -vc '^#') series, $(echo "$metrics" | wc -c) bytes"
 calls() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^plex_sharing_tautulli_requests_total/ {s+=$2} END {print s}'; }
 refreshes() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^plex_sharing_tautulli_requests_total.*get_activity/ {s+=$2} END {print s}'; }
-c0=$(calls); r0=$(refreshes); sleep 10.5; c1=$(calls); r1=$(refreshes)
+rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
+c0=$(calls); r0=$(refreshes)
+samples=(); for _ in $(seq 21); do samples+=("$(rss)"); sleep 0.5; done
+c1=$(calls); r1=$(refreshes)
 echo "steady state: $((c1 - c0)) Tautulli calls in $((r1 - r0)) refreshes"
+printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {printf "RSS over those refreshes (21 samples): min %.1f MiB, max %.1f MiB\n", a[1]/1024, a[NR]/1024}'
 grep -E 'VmRSS|VmHWM' /proc/$pid/status | tr -s ' ' | tr '\n' ' '; echo
 echo "wrk, 50 connections, as Prometheus scrapes (Accept-Encoding: gzip):"
 wrk -t2 -c50 -d20s --latency -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/metrics" | sed -n '/Latency Distribution/,/Requests\/sec/p'

@@ -134,7 +134,7 @@ impl Window {
     /// the window again.
     fn finish_from(&mut self, sorted: usize, until: i64, days: u32) {
         let tail = self.sessions.get_mut(sorted..).unwrap_or_default();
-        tail.sort_unstable_by_key(|s| (s.started, s.row_id, s.stopped, s.play_seconds, s.paused_seconds));
+        tail.sort_unstable_by_key(|s| (s.started, s.row_id, s.stopped_after, s.play_seconds, s.paused_seconds));
         self.sessions.dedup_by_key(|s| (s.started, s.row_id));
         let oldest = until - i64::from(days) * 86_400;
         let gone = self.sessions.partition_point(|s| s.started < oldest);

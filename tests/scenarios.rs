@@ -89,7 +89,7 @@ impl Suite {
             row_id: self.row,
             user_id: user,
             started: p.start,
-            stopped: p.start + p.play + p.paused,
+            stopped_after: (p.play + p.paused) as u32,
             play_seconds: p.play as u32,
             paused_seconds: p.paused as u32,
             ip: p.ip.parse().ok(),

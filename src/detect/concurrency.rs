@@ -170,26 +170,30 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
             }
         })
         .collect();
-    let timeline = involved
-        .iter()
-        .enumerate()
-        .filter(|(_, hit)| **hit)
-        .take(super::MAX_TIMELINE)
-        .map(|(i, _)| {
-            let s = sessions[i];
-            TimelineEntry {
-                row_id: s.row_id,
-                started: s.started,
-                ended: s.effective_end(rules.pause_allowance),
-                play_seconds: s.play_seconds,
-                machine_id: strings.shared(s.machine),
-                platform: strings.shared(s.platform),
-                player: strings.shared(s.player),
-                ip: s.ip,
-                title: strings.shared(s.title),
-            }
-        })
-        .collect();
+    // Sized exactly: a filtered iterator would grow the vector by doubling, and the
+    // snapshot keeps it for every user.
+    let mut timeline = Vec::with_capacity(involved.iter().filter(|hit| **hit).count().min(super::MAX_TIMELINE));
+    timeline.extend(
+        involved
+            .iter()
+            .enumerate()
+            .filter(|(_, hit)| **hit)
+            .take(super::MAX_TIMELINE)
+            .map(|(i, _)| {
+                let s = sessions[i];
+                TimelineEntry {
+                    row_id: s.row_id,
+                    started: s.started,
+                    ended: s.effective_end(rules.pause_allowance),
+                    play_seconds: s.play_seconds,
+                    machine_id: strings.shared(s.machine),
+                    platform: strings.shared(s.platform),
+                    player: strings.shared(s.player),
+                    ip: s.ip,
+                    title: strings.shared(s.title),
+                }
+            }),
+    );
     Concurrency {
         overlaps,
         overlap_count: pairs.len(),
