@@ -1,5 +1,5 @@
 //! Memory of a 1,000,000-row window: builds the window the way `serve` does (converted
-//! day by day from Tautulli rows), analyses it, and prints the process RSS at each step.
+//! page by page from Tautulli rows), analyses it, and prints the process RSS at each step.
 //! Run with `cargo bench --bench memory`. Linux only (reads /proc/self/status).
 
 use std::collections::BTreeMap;
@@ -17,6 +17,38 @@ fn rss() -> String {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Rows per Tautulli page, as `serve` asks for them.
+const PAGE: usize = 10_000;
+
+/// Add one page of rows to the window, as `serve` gets them: with `VIA_JSON` set, encoded
+/// as a Tautulli JSON page and decoded leniently; else directly.
+fn add_page(window: &mut Window, rows: Vec<HistoryRow>, since: i64, now: i64) {
+    if std::env::var_os("VIA_JSON").is_none() {
+        window.add(rows, since, now);
+        return;
+    }
+    let page = serde_json::json!({"recordsFiltered": rows.len(), "data": rows.iter().map(|r| serde_json::json!({
+        "row_id": r.row_id, "user_id": r.user_id, "user": r.user, "friendly_name": r.friendly_name,
+        "started": r.started, "stopped": r.stopped, "play_duration": r.play_duration,
+        "paused_counter": r.paused_counter, "machine_id": r.machine_id, "platform": r.platform,
+        "player": r.player, "ip_address": r.ip_address, "full_title": r.title, "location": "wan",
+        "media_type": "episode", "thumb": "/library/metadata/1/thumb/1700000000", "guid": "plex://episode/0"
+    })).collect::<Vec<_>>()});
+    let body = serde_json::to_vec(&page).unwrap_or_default();
+    drop((rows, page));
+    let page: plex_sharing_exporter::tautulli::model::Page<HistoryRow> = serde_json::from_slice(&body).expect("page");
+    drop(body);
+    let rows = page
+        .data
+        .into_iter()
+        .filter_map(|r| match r {
+            plex_sharing_exporter::tautulli::lenient::MaybeRow::Row(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    window.add(rows, since, now);
 }
 
 fn main() {
@@ -52,33 +84,12 @@ fn main() {
                     title: Some(format!("Show {} - Episode {}", x % 300, x % 20)),
                     ..HistoryRow::default()
                 });
+                if rows.len() == PAGE {
+                    add_page(&mut window, std::mem::take(&mut rows), since, now);
+                }
             }
         }
-        if std::env::var_os("VIA_JSON").is_some() {
-            // The way `serve` gets them: one JSON page per day, decoded leniently.
-            let page = serde_json::json!({"recordsFiltered": rows.len(), "data": rows.iter().map(|r| serde_json::json!({
-                "row_id": r.row_id, "user_id": r.user_id, "user": r.user, "friendly_name": r.friendly_name,
-                "started": r.started, "stopped": r.stopped, "play_duration": r.play_duration,
-                "paused_counter": r.paused_counter, "machine_id": r.machine_id, "platform": r.platform,
-                "player": r.player, "ip_address": r.ip_address, "full_title": r.title, "location": "wan",
-                "media_type": "episode", "thumb": "/library/metadata/1/thumb/1700000000", "guid": "plex://episode/0"
-            })).collect::<Vec<_>>()});
-            let body = serde_json::to_vec(&page).unwrap_or_default();
-            drop(rows);
-            let page: plex_sharing_exporter::tautulli::model::Page<HistoryRow> =
-                serde_json::from_slice(&body).expect("page");
-            let rows = page
-                .data
-                .into_iter()
-                .filter_map(|r| match r {
-                    plex_sharing_exporter::tautulli::lenient::MaybeRow::Row(r) => Some(r),
-                    _ => None,
-                })
-                .collect();
-            window.add(rows, since, now);
-        } else {
-            window.add(rows, since, now);
-        }
+        add_page(&mut window, rows, since, now);
     }
     window.finish(now, days as u32);
     println!("window of {} sessions: {}", window.sessions().len(), rss());

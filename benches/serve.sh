@@ -41,7 +41,7 @@ rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 c0=$(calls); r0=$(refreshes)
 samples=(); for _ in $(seq 21); do samples+=("$(rss)"); sleep 0.5; done
 c1=$(calls); r1=$(refreshes)
-echo "steady state: $((c1 - c0)) Tautulli calls in $((r1 - r0)) refreshes"
+echo "steady state: $((c1 - c0)) Tautulli calls in $((r1 - r0)) refreshes; last refresh took $(curl -s "http://127.0.0.1:$port/metrics" | awk '/^plex_sharing_refresh_duration_seconds/ {print $2}') s"
 printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {printf "RSS over those refreshes (21 samples): min %.1f MiB, max %.1f MiB\n", a[1]/1024, a[NR]/1024}'
 grep -E 'VmRSS|VmHWM' /proc/$pid/status | tr -s ' ' | tr '\n' ' '; echo
 echo "wrk, 50 connections, as Prometheus scrapes (Accept-Encoding: gzip):"
