@@ -576,3 +576,47 @@ async fn a_full_load_hands_rows_over_page_by_page() {
     assert_eq!(fetch.rows, 600);
     assert_eq!(deliveries.last().map(|d| d.1), Some(fetch.days));
 }
+
+/// A refresh shares the findings of users whose history did not change with the previous
+/// snapshot (no second copy in memory, no second analysis) and analyses the others again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_reuses_the_findings_of_users_whose_history_did_not_change() {
+    let mut w = World::default();
+    w.user(1, "quiet", "Quiet Viewer").user(2, "active", "Active Viewer");
+    for i in 0..20 {
+        w.play(1, "tv", "Roku", "81.1.1.1", NOW - 3 * DAY + i * 3600, 600);
+        w.play(2, "tv", "Roku", "82.2.2.2", NOW - 3 * DAY + i * 3600, 600);
+    }
+    let (fake, url) = spawn_fake(w.data, "UTC").await;
+    let client = Client::new(ClientOptions::new(TautulliUrl::parse(&url).unwrap(), ApiKey::new(KEY))).unwrap();
+    let locator = Locator::new(vec![], CacheOptions::default());
+    let refresh = options(Duration::from_secs(60));
+    let mut r = Refresher::new();
+    let first = r.refresh("home", &client, &locator, &refresh, NOW).await.unwrap();
+    let second = r.refresh("home", &client, &locator, &refresh, NOW + 60).await.unwrap();
+    let of = |s: &plex_sharing_exporter::refresh::Snapshot, id: i64| {
+        s.findings.iter().find(|f| f.user_id == id).unwrap().clone()
+    };
+    assert!(std::sync::Arc::ptr_eq(&of(&first, 1), &of(&second, 1)));
+    assert!(std::sync::Arc::ptr_eq(&of(&first, 2), &of(&second, 2)));
+
+    fake.update(|d| {
+        let mut row = d.history.iter().find(|r| r["user_id"] == 2).unwrap().clone();
+        row["row_id"] = 9_999.into();
+        row["id"] = 9_999.into();
+        row["started"] = (NOW + 60).into();
+        row["stopped"] = (NOW + 660).into();
+        row["machine_id"] = "phone".into();
+        d.history.push(row);
+    });
+    let third = r.refresh("home", &client, &locator, &refresh, NOW + 900).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&of(&second, 1), &of(&third, 1)),
+        "quiet user reused"
+    );
+    assert!(
+        !std::sync::Arc::ptr_eq(&of(&second, 2), &of(&third, 2)),
+        "active user analysed again"
+    );
+    assert_eq!((of(&third, 2).plays, of(&third, 2).devices), (21, 2));
+}
