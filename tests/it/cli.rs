@@ -1,97 +1,35 @@
 //! The `serve` binary as a user runs it: flags, configuration file, logs, shutdown.
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use crate::helpers::*;
-
-/// Start `plex-sharing-exporter serve ARGS` on a free port; returns the child and its URL.
-async fn start_serve(args: &[&str]) -> (tokio::process::Child, String, tokio::task::JoinHandle<Vec<String>>) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
-        .args(["--log.format", "json", "serve", "--web.listen-address", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("TAUTULLI_URL")
-        .env_remove("TAUTULLI_API_KEY")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut addr = None;
-    let mut seen = Vec::new();
-    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .unwrap()
-    {
-        seen.push(line.clone());
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
-        if v["fields"]["message"] == "listening" {
-            addr = v["fields"]["address"].as_str().map(str::to_string);
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no listening line in {seen:?}"));
-    let rest = tokio::spawn(async move {
-        let mut all = seen;
-        while let Ok(Some(l)) = lines.next_line().await {
-            all.push(l);
-        }
-        all
-    });
-    (child, format!("http://{addr}"), rest)
-}
-
-async fn wait_ready(url: &str) {
-    for _ in 0..200 {
-        if let Ok(r) = reqwest::get(format!("{url}/-/ready")).await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} never became ready");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_scrapes_and_stops_cleanly_on_sigterm() {
     let (_fake, fake_url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
-    let (mut child, url, logs) = start_serve(&[
-        "--tautulli-url",
-        &fake_url,
-        "--tautulli-api-key",
-        KEY,
-        "--server-name",
-        "living-room",
-    ])
+    let exp = Exporter::spawn(
+        &[
+            "--tautulli-url",
+            &fake_url,
+            "--tautulli-api-key",
+            KEY,
+            "--server-name",
+            "living-room",
+        ],
+        &[],
+    )
     .await;
-    wait_ready(&url).await;
-    let m = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    exp.wait_ready().await;
+    let m = exp.metrics().await;
     assert!(
         m.contains(r#"plex_sharing_user_concurrent_sessions{server="living-room",user_id="101",user="Sam Sharer"} 6"#),
         "{m}"
     );
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, logs) = exp.terminate().await;
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
-    let logs = logs.await.unwrap().join("\n");
+    for line in &logs {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "log line is not JSON: {line}");
+    }
+    let logs = logs.join("\n");
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(!logs.contains(KEY), "key in logs: {logs}");
 }
@@ -113,14 +51,9 @@ async fn a_config_file_watches_several_servers_with_their_own_labels() {
         format!("servers:\n  - name: home\n    url: {url_a}\n    api_key_file: {}\n  - name: cabin\n    url: {url_b}\n    api_key: {KEY}\n    timeout: 5s\n", key_file.display()),
     )
     .unwrap();
-    let (_child, url, _logs) = start_serve(&["--config.file", cfg.to_str().unwrap()]).await;
-    wait_ready(&url).await;
-    let m = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exp = Exporter::spawn(&["--config.file", cfg.to_str().unwrap()], &[]).await;
+    exp.wait_ready().await;
+    let m = exp.metrics().await;
     assert!(
         m.contains(r#"plex_sharing_up{server="home"} 1"#) && m.contains(r#"plex_sharing_up{server="cabin"} 1"#),
         "{m}"

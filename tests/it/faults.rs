@@ -6,13 +6,10 @@
 //! Faults in the rows themselves are not failures: the refresh succeeds and the bad
 //! rows are dropped or repaired and counted.
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use plex_sharing_exporter::simulator::{Dataset, FakeServer, FakeTautulli, Fault};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::helpers::*;
 use crate::serve::sample;
@@ -23,94 +20,8 @@ pub fn standard_now() -> Dataset {
     shift_to_now(World::standard().data)
 }
 
-/// The `serve` binary with JSON logs, its stderr collected line by line as it comes.
-pub struct Exporter {
-    child: tokio::process::Child,
-    web: Scraper,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl std::ops::Deref for Exporter {
-    type Target = Scraper;
-    fn deref(&self) -> &Scraper {
-        &self.web
-    }
-}
-
 /// Flags of every fault run: fast refreshes, a short timeout.
 pub const FAST: &[&str] = &["--refresh-interval", "200ms", "--tautulli-timeout", "500ms"];
-
-impl Exporter {
-    /// `serve` against `tautulli` with the key on the command line, server name `home`.
-    pub async fn start(tautulli: &str, key: &str, extra: &[&str]) -> Exporter {
-        let mut args = vec!["--tautulli-url", tautulli, "--tautulli-api-key", key];
-        args.extend_from_slice(extra);
-        Exporter::start_with(&args, &[]).await
-    }
-
-    /// `serve` with `args` (listening on a free port, server name `home`, JSON logs)
-    /// and extra environment variables.
-    pub async fn start_with(args: &[&str], env: &[(&str, &str)]) -> Exporter {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
-            .args(["--log.format", "json", "serve", "--web.listen-address", "127.0.0.1:0"])
-            .args(["--server-name", "home"])
-            .args(args)
-            .env_remove("TAUTULLI_URL")
-            .env_remove("TAUTULLI_HOST")
-            .env_remove("TAUTULLI_API_KEY")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start serve");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let sink = logs.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(l)) = lines.next_line().await {
-                sink.lock().unwrap().push(l);
-            }
-        });
-        let mut addr = None;
-        for _ in 0..200 {
-            addr = logs.lock().unwrap().iter().find_map(|l| {
-                let v: Value = serde_json::from_str(l).ok()?;
-                (v["fields"]["message"] == "listening").then(|| v["fields"]["address"].as_str().map(str::to_string))?
-            });
-            if addr.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let addr = addr.unwrap_or_else(|| panic!("no listening line in {:?}", logs.lock().unwrap()));
-        Exporter {
-            child,
-            web: Scraper::new(format!("http://{addr}"), Duration::from_secs(15)),
-            logs,
-        }
-    }
-
-    /// Every log line so far.
-    pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
-    }
-
-    /// Log lines so far, parsed.
-    pub fn log_records(&self) -> Vec<Value> {
-        self.logs()
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
-            .collect()
-    }
-
-    /// Stop the process (SIGKILL) and return everything it logged.
-    pub async fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill().await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.logs()
-    }
-}
 
 pub fn up(m: &str) -> Option<f64> {
     sample(m, "plex_sharing_up{server=\"home\"}")

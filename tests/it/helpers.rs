@@ -3,10 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use plex_sharing_exporter::simulator::{geo_row, user_row, Dataset, FakeTautulli, SessionSpec};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The API key the fake accepts. Long and unique so a leak is easy to grep for.
 pub const KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -268,7 +272,7 @@ impl Drop for TempDir {
 }
 
 /// An exporter's web address and the client that scrapes it, shared by the in-process
-/// exporter (`serve::App`) and the binary (`faults::Exporter`).
+/// exporter (`serve::App`) and the binary ([`Exporter`]).
 pub struct Scraper {
     pub url: String,
     pub http: reqwest::Client,
@@ -294,6 +298,20 @@ impl Scraper {
         self.get("/metrics").await.1
     }
 
+    /// Wait until `/-/ready` answers 200 (fails the test after `patience`).
+    pub async fn wait_ready(&self) {
+        let step = std::time::Duration::from_millis(50);
+        for _ in 0..self.patience.as_millis() / step.as_millis() {
+            if let Ok(r) = self.http.get(format!("{}/-/ready", self.url)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(step).await;
+        }
+        panic!("{} never became ready", self.url);
+    }
+
     /// Wait until `/metrics` satisfies `pred` (fails the test after `patience`).
     pub async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let step = std::time::Duration::from_millis(50);
@@ -305,5 +323,119 @@ impl Scraper {
             tokio::time::sleep(step).await;
         }
         panic!("timed out waiting for {what}:\n{}", self.metrics().await);
+    }
+}
+
+/// The `serve` binary with JSON logs, its stderr collected line by line as it comes.
+pub struct Exporter {
+    child: tokio::process::Child,
+    web: Scraper,
+    logs: Arc<Mutex<Vec<String>>>,
+    /// Collects stderr until the process closes it.
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for Exporter {
+    type Target = Scraper;
+    fn deref(&self) -> &Scraper {
+        &self.web
+    }
+}
+
+impl Exporter {
+    /// `serve` against `tautulli` with the key on the command line, server name `home`.
+    pub async fn start(tautulli: &str, key: &str, extra: &[&str]) -> Exporter {
+        let mut args = vec!["--tautulli-url", tautulli, "--tautulli-api-key", key];
+        args.extend_from_slice(extra);
+        Exporter::start_with(&args, &[]).await
+    }
+
+    /// `serve` with `args` (listening on a free port, server name `home`, JSON logs)
+    /// and extra environment variables.
+    pub async fn start_with(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        let mut named = vec!["--server-name", "home"];
+        named.extend_from_slice(args);
+        Exporter::spawn(&named, env).await
+    }
+
+    /// `serve` with exactly `args` besides a free port and JSON logs, and extra
+    /// environment variables; returns once it logged the address it listens on.
+    pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
+            .args(["--log.format", "json", "serve", "--web.listen-address", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("TAUTULLI_URL")
+            .env_remove("TAUTULLI_HOST")
+            .env_remove("TAUTULLI_API_KEY")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start serve");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let sink = logs.clone();
+        let reader = tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                sink.lock().unwrap().push(l);
+            }
+        });
+        let mut addr = None;
+        for _ in 0..200 {
+            addr = logs.lock().unwrap().iter().find_map(|l| {
+                let v: Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"] == "listening").then(|| v["fields"]["address"].as_str().map(str::to_string))?
+            });
+            if addr.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no listening line in {:?}", logs.lock().unwrap()));
+        Exporter {
+            child,
+            web: Scraper::new(format!("http://{addr}"), Duration::from_secs(15)),
+            logs,
+            reader,
+        }
+    }
+
+    /// Every log line so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Log lines so far, parsed.
+    pub fn log_records(&self) -> Vec<Value> {
+        self.logs()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Stop the process (SIGKILL) and return everything it logged.
+    pub async fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill().await;
+        self.all_logs().await
+    }
+
+    /// Ask the process to shut down (SIGTERM); its exit status (within 10 s) and
+    /// everything it logged.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.expect("kill runs").success(), "SIGTERM to {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("exits within 10 s of SIGTERM")
+            .expect("exit status");
+        (status, self.all_logs().await)
+    }
+
+    /// Every log line, once the exited process's stderr is read to the end.
+    async fn all_logs(&mut self) -> Vec<String> {
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
+        self.logs()
     }
 }

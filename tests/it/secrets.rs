@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use plex_sharing_exporter::simulator::{FakeTautulli, Fault};
 
-use crate::faults::{failures, up, Exporter, FAST};
+use crate::faults::{failures, up, FAST};
 use crate::helpers::*;
 
 /// Distinctive, and as long as Tautulli's keys.
