@@ -82,7 +82,7 @@ async fn chromium_renders_the_reports_with_a_clean_console() {
 
     let site = Site::start(Setup::standard()).await;
 
-    let page = load(&format!("{}/users/home/101", site.base)).await;
+    let page = load(&format!("{}/users/home/101", site.url)).await;
     assert!(page.console.is_empty(), "console: {:#?}", page.console);
     let dom = &page.dom;
     assert!(dom.contains("<h1>Sam Sharer"), "{dom}");
@@ -93,7 +93,7 @@ async fn chromium_renders_the_reports_with_a_clean_console() {
     assert!(dom.contains(r#"<svg class="map""#), "the travel map");
     assert!(dom.contains("New York") && dom.contains("London"));
 
-    let list = load(&format!("{}/users", site.base)).await;
+    let list = load(&format!("{}/users", site.url)).await;
     assert!(list.console.is_empty(), "console: {:#?}", list.console);
     let rows = list.dom.matches("<tr><td class=\"num\">").count();
     assert_eq!(rows, 4, "one row per user: {}", list.dom);
@@ -101,7 +101,7 @@ async fn chromium_renders_the_reports_with_a_clean_console() {
     assert!(at("Sam Sharer") < at("Solo Viewer"), "sorted by score");
 
     // The odd name is text, not markup, once the browser has parsed the page.
-    let odd = load(&format!("{}/users/home/104", site.base)).await;
+    let odd = load(&format!("{}/users/home/104", site.url)).await;
     assert!(odd.console.is_empty(), "console: {:#?}", odd.console);
     assert!(!odd.dom.contains("<test>"), "{}", odd.dom);
     assert!(odd.dom.contains("Zoë &amp; \"Friends\" &lt;test&gt;"));

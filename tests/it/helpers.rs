@@ -272,7 +272,7 @@ impl Drop for TempDir {
 }
 
 /// An exporter's web address and the client that scrapes it, shared by the in-process
-/// exporter (`serve::App`) and the binary ([`Exporter`]).
+/// exporters (`serve::App`, `pages::Site`) and the binary ([`Exporter`]).
 pub struct Scraper {
     pub url: String,
     pub http: reqwest::Client,
@@ -282,11 +282,12 @@ pub struct Scraper {
 
 impl Scraper {
     pub fn new(url: String, patience: std::time::Duration) -> Scraper {
-        Scraper {
-            url,
-            http: reqwest::Client::new(),
-            patience,
-        }
+        Scraper::with_client(url, reqwest::Client::new(), patience)
+    }
+
+    /// With a client of your own (one that trusts a test CA, say).
+    pub fn with_client(url: String, http: reqwest::Client, patience: std::time::Duration) -> Scraper {
+        Scraper { url, http, patience }
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {

@@ -47,14 +47,20 @@ impl Setup {
 
 /// A running exporter; stops when dropped.
 pub struct Site {
-    /// `http(s)://127.0.0.1:port` plus the route prefix.
-    pub base: String,
+    /// `http(s)://127.0.0.1:port` plus the route prefix, and a client that trusts it.
+    web: Scraper,
     /// URL of the first fake Tautulli.
     pub fake_url: String,
-    pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _fakes: Vec<Arc<FakeTautulli>>,
     _dir: TempDir,
+}
+
+impl std::ops::Deref for Site {
+    type Target = Scraper;
+    fn deref(&self) -> &Scraper {
+        &self.web
+    }
 }
 
 impl Drop for Site {
@@ -121,33 +127,15 @@ impl Site {
             None => ("http", reqwest::Client::new()),
         };
         let site = Site {
-            base: format!("{scheme}://{addr}{prefix}"),
+            web: Scraper::with_client(format!("{scheme}://{addr}{prefix}"), http, Duration::from_secs(10)),
             fake_url: fakes[0].1.clone(),
-            http,
             stop: Some(tx),
             _fakes: fakes.into_iter().map(|(f, _)| f).collect(),
             _dir: dir,
         };
+        // Every server has data (`/-/ready` is open even with auth).
         site.wait_ready().await;
         site
-    }
-
-    /// Wait until every server has data (`/-/ready` is open even with auth).
-    pub async fn wait_ready(&self) {
-        for _ in 0..200 {
-            if let Ok(r) = self.http.get(format!("{}/-/ready", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{} never became ready", self.base);
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     pub async fn json(&self, path: &str) -> Value {
@@ -374,7 +362,7 @@ async fn pages_live_under_the_external_urls_path() {
     let mut setup = Setup::standard();
     setup.external_url = "https://proxy.example/plex-sharing/".into();
     let site = Site::start(setup).await;
-    assert!(site.base.ends_with("/plex-sharing"));
+    assert!(site.url.ends_with("/plex-sharing"));
     let (code, html) = site.get("/users").await;
     assert_eq!(code, 200);
     assert!(html.contains(r#"href="/plex-sharing/users/home/101""#));
@@ -413,7 +401,7 @@ async fn credentials_are_required_everywhere_but_health_and_readiness() {
     setup.web_config = Some(auth_config());
     let site = Site::start(setup).await;
     let get = |path: &'static str, auth: Option<(&'static str, &'static str)>, token: Option<&'static str>| {
-        let mut r = site.http.get(format!("{}{path}", site.base));
+        let mut r = site.http.get(format!("{}{path}", site.url));
         if let Some((u, p)) = auth {
             r = r.basic_auth(u, Some(p));
         }
@@ -458,10 +446,10 @@ async fn https_serves_the_pages_and_metrics_with_the_configured_certificate() {
     ));
     setup.https_ca = Some(ca);
     let site = Site::start(setup).await;
-    assert!(site.base.starts_with("https://"));
+    assert!(site.url.starts_with("https://"));
     let r = site
         .http
-        .get(format!("{}/metrics", site.base))
+        .get(format!("{}/metrics", site.url))
         .basic_auth("alice", Some("s3cret"))
         .send()
         .await
@@ -470,7 +458,7 @@ async fn https_serves_the_pages_and_metrics_with_the_configured_certificate() {
     assert!(r.text().await.unwrap().contains("plex_sharing_up{server=\"home\"} 1"));
     let r = site
         .http
-        .get(format!("{}/users/home/101", site.base))
+        .get(format!("{}/users/home/101", site.url))
         .bearer_auth("tok-123")
         .send()
         .await
@@ -478,7 +466,7 @@ async fn https_serves_the_pages_and_metrics_with_the_configured_certificate() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Sam Sharer"));
     // Plain HTTP on the TLS port gets no page.
-    let plain = site.base.replacen("https://", "http://", 1);
+    let plain = site.url.replacen("https://", "http://", 1);
     let r = reqwest::Client::new()
         .get(format!("{plain}/-/healthy"))
         .timeout(Duration::from_secs(5))
