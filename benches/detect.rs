@@ -8,21 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use plex_sharing_exporter::detect::{analyze_all, Place, Places, Rules, Session, Strings, UserInfo};
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use plex_sharing_exporter::simulator::rng::Rng;
 
 const CITIES: [(&str, f64, f64); 8] = [
     ("New York", 40.71, -74.0),
@@ -36,7 +22,7 @@ const CITIES: [(&str, f64, f64); 8] = [
 ];
 
 fn world(users: u64, per_user: u64) -> (Vec<Session>, Strings, Places, BTreeMap<i64, UserInfo>) {
-    let mut rng = Lcg(42);
+    let mut rng = Rng::new(42);
     let mut strings = Strings::default();
     let mut places = Places::new();
     let mut sessions = Vec::with_capacity((users * per_user) as usize);

@@ -16,6 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
+pub mod rng;
 pub mod scenario;
 
 use serde_json::{json, Value};

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use super::rng::Rng;
 use super::{geo_row, user_row, Dataset, SessionSpec};
 use crate::detect::Place;
 
@@ -49,24 +50,6 @@ const CITIES: [(&str, &str, &str, &str, f64, f64); 12] = [
     ("Sydney", "New South Wales", "Australia", "AU", -33.8688, 151.2093),
     ("São Paulo", "São Paulo", "Brazil", "BR", -23.5505, -46.6333),
 ];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo).max(1) as u64) as i64
-    }
-}
 
 struct Builder {
     rng: Rng,
@@ -182,7 +165,7 @@ impl Builder {
 /// Build the demo world for `now` (epoch seconds).
 pub fn demo(now: i64, seed: u64) -> Scenario {
     let mut b = Builder {
-        rng: Rng(seed ^ 0x5eed),
+        rng: Rng::new(seed ^ 0x5eed),
         now,
         data: Dataset::default(),
         places: HashMap::new(),
