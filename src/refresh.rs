@@ -293,7 +293,6 @@ impl Refresher {
         let mut findings = analysis.findings();
         sort_findings(&mut findings);
         self.analysis = analysis;
-        crate::memory::release_free_memory();
         let locations = if locator.is_empty() {
             HashMap::new()
         } else {
@@ -361,7 +360,8 @@ pub async fn refresh_and_record(
             }
             health.last_read = read;
             server.publish(snapshot);
-            // The previous snapshot is gone: give what only it used back to the OS.
+            // The previous snapshot and the analysis's scratch space are gone: give what
+            // only they used back to the OS (one trim per refresh, after both).
             crate::memory::release_free_memory();
             if !health.up {
                 tracing::info!(server = %server.name, rows, users, flagged, seconds = elapsed, "refresh succeeded");
