@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::{analyze_user, network, order_by_user, Places, Rules, Session, Strings, UserFinding, UserInfo};
+use super::{analyze_user, network, Places, Rules, Session, Strings, UserFinding, UserInfo};
 
 /// Findings of the last analysis, by user, with a digest of what each was computed from.
 #[derive(Debug, Default, Clone)]
@@ -47,23 +47,18 @@ pub fn analyze_changed(
     rules: &Rules,
     previous: &Analysis,
 ) -> Analysis {
-    let order = order_by_user(sessions);
     let mut next = Analysis::default();
-    for chunk in order.chunk_by(|a, b| a.user_id == b.user_id) {
-        let info = super::user_info(users, chunk[0].user_id);
-        if rules.ignores(&info) {
-            continue;
-        }
-        let digest = digest(&info, chunk, strings, places);
+    super::for_each_user(sessions, users, rules, |info, mine| {
+        let digest = digest(&info, mine, strings, places);
         let finding = match previous.by_user.get(&info.user_id) {
             Some((d, f)) if *d == digest => f.clone(),
             _ => {
                 next.analysed += 1;
-                Arc::new(analyze_user(&info, chunk, strings, places, rules))
+                Arc::new(analyze_user(&info, mine, strings, places, rules))
             }
         };
         next.by_user.insert(info.user_id, (digest, finding));
-    }
+    });
     next
 }
 

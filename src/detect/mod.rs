@@ -488,31 +488,35 @@ pub fn analyze_all(
     places: &Places,
     rules: &Rules,
 ) -> Vec<UserFinding> {
-    let order = order_by_user(sessions);
     let mut findings = Vec::new();
-    for chunk in order.chunk_by(|a, b| a.user_id == b.user_id) {
-        let info = user_info(users, chunk[0].user_id);
-        if !rules.ignores(&info) {
-            findings.push(analyze_user(&info, chunk, strings, places, rules));
-        }
-    }
+    for_each_user(sessions, users, rules, |info, mine| {
+        findings.push(analyze_user(&info, mine, strings, places, rules));
+    });
     findings
 }
 
-/// `sessions` ordered by user, then start: each user's sessions form one run.
-pub fn order_by_user(sessions: &[Session]) -> Vec<&Session> {
+/// Call `f` with each user to analyse and their sessions sorted by start: `sessions`
+/// (in any order) grouped by user, named from `users` (or by their id when the table
+/// lacks them), leaving out the users `rules` ignores.
+pub fn for_each_user<'s>(
+    sessions: &'s [Session],
+    users: &BTreeMap<i64, UserInfo>,
+    rules: &Rules,
+    mut f: impl FnMut(UserInfo, &[&'s Session]),
+) {
     let mut order: Vec<&Session> = sessions.iter().collect();
     order.sort_unstable_by_key(|s| (s.user_id, s.started, s.row_id));
-    order
-}
-
-/// The user `user_id` of `users`, or one named by the id when the table lacks them.
-pub fn user_info(users: &BTreeMap<i64, UserInfo>, user_id: i64) -> UserInfo {
-    users.get(&user_id).cloned().unwrap_or_else(|| UserInfo {
-        user_id,
-        name: user_id.to_string(),
-        username: String::new(),
-    })
+    for mine in order.chunk_by(|a, b| a.user_id == b.user_id) {
+        let user_id = mine[0].user_id;
+        let info = users.get(&user_id).cloned().unwrap_or_else(|| UserInfo {
+            user_id,
+            name: user_id.to_string(),
+            username: String::new(),
+        });
+        if !rules.ignores(&info) {
+            f(info, mine);
+        }
+    }
 }
 
 /// Analyse one user's sessions, which must be sorted by `started`.
