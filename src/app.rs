@@ -253,7 +253,8 @@ pub async fn bind(web: &config::Web) -> Result<tokio::net::TcpListener, AppError
 }
 
 /// Run the exporter on `listener` until `shutdown` resolves: one refresh loop per server,
-/// and the web routes.
+/// and the web routes. The servers stay as given; SIGHUP and `POST /-/reload` re-read
+/// `--web.config.file` only.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     servers: Vec<std::sync::Arc<crate::refresh::ServerState>>,
@@ -262,48 +263,77 @@ pub async fn serve_on(
     web: config::Web,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    serve_with(listener, servers, None, locator, opts, web, shutdown).await
+}
+
+/// [`serve_on`], with the servers read again from `source` on every reload.
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    servers: Vec<std::sync::Arc<crate::refresh::ServerState>>,
+    source: Option<config::ServerSource>,
+    locator: Locator,
+    opts: crate::refresh::RefreshOptions,
+    web: config::Web,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     use std::sync::Arc;
-    let opts = Arc::new(opts);
-    let loops: Vec<_> = servers
-        .iter()
-        .map(|s| tokio::spawn(crate::refresh::run(s.clone(), locator.clone(), opts.clone())))
-        .collect();
+    // From here on SIGHUP reloads instead of ending the process.
+    let hangups = crate::reload::Hangups::install();
+    let (min_score, max_speed_kmh) = (opts.rules.min_score, opts.rules.travel.max_speed_kmh);
+    let fleet = Arc::new(crate::fleet::Fleet::start(servers, locator, Arc::new(opts)));
+    let service = Arc::new(crate::metrics::ServiceStats::default());
+    let shared = Arc::new(crate::web::auth::Shared::new(web.config.clone()));
+    let reloader = Arc::new(crate::reload::Reloader::new(
+        source,
+        web.config_file.clone(),
+        fleet.clone(),
+        shared.clone(),
+        service.clone(),
+    ));
+    let sighup = tokio::spawn(hangups.reload_on_each(reloader.clone()));
     let exporter = Arc::new(crate::metrics::Exporter {
-        servers,
-        locator,
+        fleet: fleet.clone(),
         external_url: web.external_url.clone(),
+        service: service.clone(),
     });
     let state = Arc::new(crate::web::Web {
-        metrics: crate::metrics::Metrics::new(exporter.clone()),
-        exporter,
+        metrics: crate::metrics::Metrics::new(exporter),
+        fleet: fleet.clone(),
         telemetry_path: web.telemetry_path.clone(),
         external_url: web.external_url.clone(),
         pages: crate::web::pages::Settings {
             prefix: web.route_prefix.clone(),
             telemetry_path: web.telemetry_path.clone(),
             ips: crate::web::mask::IpView { mask: web.mask_ips },
-            min_score: opts.rules.min_score,
-            max_speed_kmh: opts.rules.travel.max_speed_kmh,
+            min_score,
+            max_speed_kmh,
         },
-        auth: web.config.auth.clone(),
+        config: shared.clone(),
+        reload: reloader,
+        cache: Default::default(),
     });
     let app = crate::web::router(state, &web.route_prefix);
-    let result = match web.config.tls.clone() {
-        Some(tls) => {
-            let listener = crate::web::tls::TlsListener::new(listener, tls)?;
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
-        }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
-    };
+    let address = listener.local_addr().map_err(AppError::Output)?;
+    tracing::info!(
+        address = %address,
+        external_url = %web.external_url,
+        servers = fleet.servers().len(),
+        "listening"
+    );
+    if !address.ip().is_loopback() && web.config.auth.is_none() {
+        tracing::warn!(
+            address = %address,
+            "the reports show viewers' addresses and places to anyone who can reach this port; \
+             require credentials with --web.config.file or listen on 127.0.0.1"
+        );
+    }
+    crate::web::server::serve(listener, app, shared, web.limits, service, shutdown).await;
+    sighup.abort();
+    let _ = sighup.await;
     // Stop the refresh loops and wait for them, so none is mid-poll when the runtime
     // shuts down.
-    for l in &loops {
-        l.abort();
-    }
-    for l in loops {
-        let _ = l.await;
-    }
-    result.map_err(AppError::Output)
+    fleet.stop().await;
+    Ok(())
 }
 
 fn geo_providers(geo: &config::GeoArgs, fallback: Option<&Client>) -> Result<Vec<Provider>, AppError> {
@@ -351,13 +381,8 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
         return Ok(());
     }
     let listener = bind(&web).await?;
-    tracing::info!(
-        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        external_url = %web.external_url,
-        servers = states.len(),
-        "listening"
-    );
-    serve_on(listener, states, locator, opts, web, shutdown_signal()).await
+    let source = Some(args.server_source());
+    serve_with(listener, states, source, locator, opts, web, shutdown_signal()).await
 }
 
 /// The API key of the demo's simulated Tautulli.

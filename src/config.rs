@@ -50,8 +50,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("{s:?} is not a valid duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    if secs > MAX_DURATION_DAYS * 86400.0 {
+        return Err(format!("{s:?} is too long (at most {MAX_DURATION_DAYS}d)"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a valid duration"))
 }
+
+/// Longest duration any flag takes: ten years is past every sensible setting, and keeps
+/// clock arithmetic far from overflowing.
+const MAX_DURATION_DAYS: f64 = 3650.0;
 
 /// Parse a byte size: `1048576`, `512KiB`, `256MiB`, `1GiB` (also `KB`, `MB`, `GB` as
 /// powers of 1000, and `K`, `M`, `G` as powers of 1024).
@@ -104,6 +111,8 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// One value, made once at start-up: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Print the reference script's reports (device breakdown, timeline, IP usage) once.
     Report(ReportArgs),
@@ -464,6 +473,50 @@ pub struct WebArgs {
     /// Show addresses in the reports and their JSON as 81.1.x.x (IPv4 /16) or their IPv6 /64.
     #[arg(long = "web.mask-ips")]
     pub mask_ips: bool,
+    /// Time a client has to send a request's headers (after connecting, or between
+    /// requests on a kept-alive connection) before the connection is closed.
+    #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = parse_duration)]
+    pub read_header_timeout: Duration,
+    /// Time a connection may move no data either way (a client that stops reading its
+    /// answer) before it is closed.
+    #[arg(long = "web.idle-timeout", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Connections served at once; more get 503 (health probes still answered) and
+    /// count in plex_sharing_web_connections_rejected_total. Keep it below the open-file limit.
+    #[arg(long = "web.max-connections", default_value_t = 512)]
+    pub max_connections: usize,
+}
+
+impl Default for WebArgs {
+    /// The flags' defaults, as `--help` shows them (for code that builds settings
+    /// without a command line).
+    fn default() -> WebArgs {
+        use clap::FromArgMatches;
+        let matches = WebArgs::augment_args(clap::Command::new("web")).get_matches_from(["web"]);
+        match WebArgs::from_arg_matches(&matches) {
+            Ok(args) => args,
+            Err(e) => unreachable!("the web flags' defaults parse: {e}"),
+        }
+    }
+}
+
+/// Paths the exporter serves itself; the metrics path must be none of them.
+const RESERVED_PATHS: [&str; 6] = ["/", "/users", "/api/v1/users", "/-/healthy", "/-/ready", "/-/reload"];
+
+/// Why `path` cannot be the metrics path, if it cannot: it must be a plain path (no
+/// route syntax such as `{x}`) that no other endpoint uses.
+fn telemetry_path_problem(path: &str) -> Option<String> {
+    let plain = path.starts_with('/')
+        && path[1..]
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)));
+    if !plain {
+        return Some(format!(
+            "{path:?} must be a plain path like /metrics (letters, digits, '-', '.', '_', '~' between single slashes)"
+        ));
+    }
+    let taken = RESERVED_PATHS.contains(&path) || ["/users/", "/api/", "/-/"].iter().any(|p| path.starts_with(p));
+    taken.then(|| format!("{path:?} is used by the exporter's own pages; pick another, e.g. /metrics"))
 }
 
 /// Validated web settings.
@@ -481,6 +534,10 @@ pub struct Web {
     pub config: crate::web::auth::WebConfig,
     /// `--web.mask-ips`.
     pub mask_ips: bool,
+    /// `--web.config.file`, read again on reload.
+    pub config_file: Option<PathBuf>,
+    /// Timeouts and the connection cap.
+    pub limits: crate::web::server::Limits,
 }
 
 impl WebArgs {
@@ -498,11 +555,19 @@ impl WebArgs {
                 format!("{raw:?} is not host:port (e.g. :9595 or 127.0.0.1:9595)"),
             )
         })?;
-        if !self.telemetry_path.starts_with('/') || self.telemetry_path.len() < 2 {
-            return Err(bad(
-                "--web.telemetry-path",
-                "must start with / and name a path, e.g. /metrics",
-            ));
+        if let Some(problem) = telemetry_path_problem(&self.telemetry_path) {
+            return Err(bad("--web.telemetry-path", problem));
+        }
+        for (flag, d) in [
+            ("--web.read-header-timeout", self.read_header_timeout),
+            ("--web.idle-timeout", self.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(bad(flag, "must be greater than zero"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(bad("--web.max-connections", "must be at least 1"));
         }
         let config = match &self.web_config_file {
             Some(path) => {
@@ -546,6 +611,12 @@ impl WebArgs {
             route_prefix,
             config,
             mask_ips: self.mask_ips,
+            config_file: self.web_config_file.clone(),
+            limits: crate::web::server::Limits {
+                read_header_timeout: self.read_header_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
+            },
         })
     }
 }
@@ -751,9 +822,18 @@ pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<V
     Ok(out)
 }
 
-impl ServeArgs {
+/// Where `serve`'s servers come from: `--config.file`, or the Tautulli flags. Read at
+/// start and again on every reload (which picks up a rotated key file too).
+#[derive(Debug, Clone)]
+pub struct ServerSource {
+    config_file: Option<PathBuf>,
+    tautulli: TautulliArgs,
+    server_name: String,
+}
+
+impl ServerSource {
     /// The servers to watch: from the configuration file, or the single one of the flags.
-    pub fn servers(&self) -> Result<Vec<Server>, ConfigError> {
+    pub fn load(&self) -> Result<Vec<Server>, ConfigError> {
         match &self.config_file {
             Some(path) => {
                 if self.tautulli.tautulli_url.is_some() {
@@ -775,6 +855,22 @@ impl ServeArgs {
                 }])
             }
         }
+    }
+}
+
+impl ServeArgs {
+    /// Where the servers come from.
+    pub fn server_source(&self) -> ServerSource {
+        ServerSource {
+            config_file: self.config_file.clone(),
+            tautulli: self.tautulli.clone(),
+            server_name: self.server_name.clone(),
+        }
+    }
+
+    /// The servers to watch: from the configuration file, or the single one of the flags.
+    pub fn servers(&self) -> Result<Vec<Server>, ConfigError> {
+        self.server_source().load()
     }
 }
 

@@ -9,12 +9,14 @@
 //! - [`report`]: the terminal and JSON reports of the `report` command.
 //! - [`window`]: the rolling history window and its incremental refresh.
 //! - [`refresh`]: the per-server refresh loop and its snapshots.
+//! - [`fleet`]: the watched servers and their refresh loops, one shared handle.
 //! - [`memory`]: returning freed heap memory to the OS after big loads.
 //! - [`metrics`]: the `/metrics` collector over the snapshots.
 //! - [`web`]: landing page, drill-down reports (HTML, SVG, JSON), `/metrics`, health;
 //!   basic auth, bearer tokens and TLS from `--web.config.file`.
 //! - [`config`]: command-line flags and their validation.
 //! - [`simulator`]: a simulated Tautulli HTTP server (demo and tests).
+//! - [`reload`]: SIGHUP and `POST /-/reload`: the configuration files read again.
 //! - [`app`]: the commands, wiring sources, detection and sinks together.
 #![deny(missing_docs)]
 #![recursion_limit = "256"]
@@ -22,10 +24,12 @@
 pub mod app;
 pub mod config;
 pub mod detect;
+pub mod fleet;
 pub mod geo;
 pub mod memory;
 pub mod metrics;
 pub mod refresh;
+pub mod reload;
 pub mod report;
 pub mod simulator;
 pub mod tautulli;

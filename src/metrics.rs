@@ -4,6 +4,7 @@
 //! when the scraper does not ask for OpenMetrics.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::geo::Locator;
-use crate::refresh::ServerState;
+use crate::fleet::Fleet;
 
 /// OpenMetrics content type.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -29,12 +29,58 @@ const NOTE: &str = "Computed by the last refresh (every --refresh-interval), not
 /// Everything `/metrics` reports on.
 #[derive(Debug)]
 pub struct Exporter {
-    /// The Tautulli servers.
-    pub servers: Vec<Arc<ServerState>>,
-    /// The shared GeoIP locator.
-    pub locator: Locator,
+    /// The Tautulli servers and the GeoIP locator.
+    pub fleet: Arc<Fleet>,
     /// The exporter's public base URL, without a trailing slash.
     pub external_url: String,
+    /// The web server's connections and the configuration reloads.
+    pub service: Arc<ServiceStats>,
+}
+
+/// What the exporter itself counts outside the refreshes: connections (kept by the web
+/// server) and configuration reloads.
+#[derive(Debug)]
+pub struct ServiceStats {
+    /// Connections open now.
+    pub open_connections: AtomicU64,
+    /// Connections turned away at `--web.max-connections` (health probes still answered).
+    pub rejected_connections: AtomicU64,
+    reload_ok: AtomicBool,
+    /// Unix time of the last successful load of the configuration, in milliseconds.
+    reload_success_ms: AtomicU64,
+}
+
+impl Default for ServiceStats {
+    fn default() -> ServiceStats {
+        ServiceStats {
+            open_connections: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            reload_ok: AtomicBool::new(true),
+            reload_success_ms: AtomicU64::new(now_ms()),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0)
+}
+
+impl ServiceStats {
+    /// Record the outcome of a configuration (re)load.
+    pub fn reloaded(&self, ok: bool) {
+        self.reload_ok.store(ok, Ordering::Release);
+        if ok {
+            self.reload_success_ms.store(now_ms(), Ordering::Release);
+        }
+    }
+
+    /// Whether the last reload succeeded, and when the last successful one was.
+    pub fn last_reload(&self) -> (bool, f64) {
+        (
+            self.reload_ok.load(Ordering::Acquire),
+            self.reload_success_ms.load(Ordering::Acquire) as f64 / 1000.0,
+        )
+    }
 }
 
 type Labels<'a> = Vec<(&'static str, &'a str)>;
@@ -122,7 +168,8 @@ const USER_GAUGES: [UserGauge; 12] = [
 
 impl Collector for Exporter {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let snapshots: Vec<_> = self.servers.iter().map(|s| (s, s.snapshot(), s.health())).collect();
+        let servers = self.fleet.servers();
+        let snapshots: Vec<_> = servers.iter().map(|s| (s, s.snapshot(), s.health())).collect();
 
         // Per-user gauges: every user with history in the window or streaming now.
         let empty = crate::refresh::Live::default();
@@ -258,10 +305,10 @@ impl Collector for Exporter {
             None,
             MetricType::Counter,
         )?;
-        for ((provider, outcome), n) in self.locator.stats().snapshot() {
+        for ((provider, outcome), n) in self.fleet.locator().stats().snapshot() {
             ConstCounter::new(n).encode(m.encode_family(&[("provider", provider), ("outcome", outcome)])?)?;
         }
-        let entries = [(Vec::new(), self.locator.cache_entries() as f64)];
+        let entries = [(Vec::new(), self.fleet.locator().cache_entries() as f64)];
         gauge_family(
             &mut enc,
             "plex_sharing_geoip_cache_entries",
@@ -288,6 +335,40 @@ impl Collector for Exporter {
             "plex_sharing_web_info",
             "The exporter's public base URL (for report links in alerts); always 1.",
             &web,
+        )?;
+        self.encode_service(&mut enc)
+    }
+}
+
+impl Exporter {
+    fn encode_service(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = &self.service;
+        let open = [(Vec::new(), s.open_connections.load(Ordering::Relaxed) as f64)];
+        gauge_family(
+            enc,
+            "plex_sharing_web_connections",
+            "HTTP connections open now (at most --web.max-connections).",
+            &open,
+        )?;
+        let m = enc.encode_descriptor(
+            "plex_sharing_web_connections_rejected",
+            "Connections turned away because --web.max-connections were open (they still answer /-/healthy and /-/ready).",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(s.rejected_connections.load(Ordering::Relaxed)).encode(m)?;
+        let (ok, at) = s.last_reload();
+        gauge_family(
+            enc,
+            "plex_sharing_config_last_reload_successful",
+            "1 if the last load of --config.file and --web.config.file (at start, SIGHUP or POST /-/reload) succeeded.",
+            &[(Vec::new(), f64::from(u8::from(ok)))],
+        )?;
+        gauge_family(
+            enc,
+            "plex_sharing_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load.",
+            &[(Vec::new(), at)],
         )?;
         Ok(())
     }
@@ -355,7 +436,7 @@ impl Metrics {
     /// cached one is older than a second.
     pub fn render(&self, accept: &str) -> Rendered {
         let openmetrics = accept.contains("application/openmetrics-text");
-        let version: u64 = self.exporter.servers.iter().map(|s| s.version()).sum();
+        let version = self.exporter.fleet.stamp();
         let Ok(mut cache) = self.cache.lock() else {
             return self.encode(openmetrics, version);
         };

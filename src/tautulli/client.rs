@@ -131,7 +131,7 @@ impl fmt::Display for TautulliUrl {
 }
 
 /// How the client talks to one Tautulli.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClientOptions {
     /// Base URL.
     pub url: TautulliUrl,
@@ -277,6 +277,11 @@ impl Client {
     /// The server's base URL.
     pub fn url(&self) -> &TautulliUrl {
         &self.opts.url
+    }
+
+    /// What the client was made with (a reload compares them to see what changed).
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
     }
 
     /// Requests sent so far.

@@ -13,21 +13,24 @@
 //!   grafana: sha256:5e88...      # SHA-256 of the token (printf %s "$TOKEN" | sha256sum)
 //! ```
 //!
-//! The file is read once at start-up and every problem is one error naming the flag
-//! (exit 2). Unknown keys are errors, so a typo never silently turns auth off. With users
-//! or tokens configured every route needs credentials except `/-/healthy` and
-//! `/-/ready`, which orchestrators probe without any.
+//! The file is read at start-up and again on every reload (SIGHUP, `POST /-/reload`);
+//! every problem is one error naming the flag (exit 2 at start-up; at a reload the old
+//! configuration stays). Unknown keys are errors, so a typo never silently turns auth
+//! off. With users or tokens configured every route needs credentials except
+//! `/-/healthy` and `/-/ready`, which orchestrators probe without any.
 //!
 //! Bearer tokens are stored as SHA-256 digests rather than bcrypt hashes: tokens are long
 //! random strings (nothing to brute-force), and a digest is cheap to check on every
 //! scrape. Passwords get bcrypt, whose cost would make every scrape slow, so a verified
 //! (user, password, hash) triple is remembered by its digest (as exporter-toolkit does).
+//! bcrypt runs one check at a time (as exporter-toolkit does): a flood of wrong passwords
+//! then costs one core, and remembered credentials never wait for it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -125,12 +128,20 @@ impl WebConfig {
             })?;
             tokens.push((name.clone(), bytes));
         }
+        // Unknown users are checked against the most expensive hash in the file, so
+        // their answer takes as long as the slowest known user's.
+        let stand_in = doc
+            .basic_auth_users
+            .values()
+            .max_by_key(|h| bcrypt::HashParts::from_str(h).map(|p| p.get_cost()).unwrap_or(0))
+            .cloned();
         let auth = if doc.basic_auth_users.is_empty() && tokens.is_empty() {
             None
         } else {
             Some(Arc::new(Auth {
                 users: doc.basic_auth_users,
                 tokens,
+                stand_in,
                 verified: Mutex::new(HashSet::new()),
             }))
         };
@@ -177,10 +188,15 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
 /// Most verified passwords remembered; the set is emptied when full.
 const CACHE_CAPACITY: usize = 1024;
 
+/// One bcrypt check at a time, process-wide (and across reloads).
+static BCRYPT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// Who may read the reports and metrics.
 pub struct Auth {
     users: BTreeMap<String, String>,
     tokens: Vec<(String, [u8; 32])>,
+    /// The hash an unknown user's password is checked against (the costliest one).
+    stand_in: Option<String>,
     verified: Mutex<HashSet<[u8; 32]>>,
 }
 
@@ -218,19 +234,20 @@ impl Auth {
         let Some((user, password)) = decoded.split_once(':') else {
             return false;
         };
-        // An unknown user still costs one bcrypt check, so timing does not tell which
-        // user names exist.
-        let (known, hash) = match self.users.get(user) {
-            Some(h) => (true, h.clone()),
-            None => match self.users.values().next() {
-                Some(h) => (false, h.clone()),
-                None => return false,
-            },
+        // An unknown user still costs the costliest bcrypt check, so timing does not
+        // tell which user names exist.
+        let (known, hash) = match (self.users.get(user), &self.stand_in) {
+            (Some(h), _) => (true, h.clone()),
+            (None, Some(h)) => (false, h.clone()),
+            (None, None) => return false,
         };
         let key = sha256(&[user.as_bytes(), password.as_bytes(), hash.as_bytes()]);
         if known && self.verified.lock().is_ok_and(|v| v.contains(&key)) {
             return true;
         }
+        let Ok(_turn) = BCRYPT.acquire().await else {
+            return false;
+        };
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
@@ -262,8 +279,46 @@ impl Auth {
     }
 }
 
-/// Middleware: pass requests with valid credentials, answer 401 to the rest.
-pub async fn require(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+/// The web configuration in force. A reload replaces it: later requests check the new
+/// credentials, and later connections get the new certificate.
+#[derive(Debug, Default)]
+pub struct Shared(RwLock<WebConfig>);
+
+impl Shared {
+    /// Start with `config`.
+    pub fn new(config: WebConfig) -> Shared {
+        Shared(RwLock::new(config))
+    }
+
+    /// The configuration now in force.
+    pub fn get(&self) -> WebConfig {
+        match self.0.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Put `config` in force. Switching between HTTP and HTTPS needs a restart (the
+    /// listener and every link would change), so such a change is refused.
+    pub fn set(&self, config: WebConfig) -> Result<(), String> {
+        let mut current = match self.0.write() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if current.tls.is_some() != config.tls.is_some() {
+            return Err("tls_server_config: switching between HTTP and HTTPS needs a restart".into());
+        }
+        *current = config;
+        Ok(())
+    }
+}
+
+/// Middleware: pass requests with valid credentials (or any request while no
+/// credentials are configured), answer 401 to the rest.
+pub async fn require(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let Some(auth) = shared.get().auth else {
+        return next.run(req).await;
+    };
     let header = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -7,11 +7,15 @@
 //! - [`svg`]: the timeline picture and the travel map.
 //! - [`mask`]: hides addresses for `--web.mask-ips`.
 //! - [`auth`]: `--web.config.file` (basic auth, bearer tokens, TLS settings).
-//! - [`tls`]: the HTTPS listener.
+//! - [`tls`]: certificates for HTTPS.
+//! - [`server`]: the HTTP/1.1 server loop and its limits (timeouts, connection cap).
+//! - [`cache`]: pages rendered once per refresh.
 
 pub mod auth;
+pub mod cache;
 pub mod mask;
 pub mod pages;
+pub mod server;
 pub mod svg;
 pub mod tls;
 
@@ -20,20 +24,27 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 
-use crate::metrics::{Exporter, Metrics};
+use crate::fleet::Fleet;
+use crate::metrics::Metrics;
 use crate::refresh::{Health, ServerState, Snapshot};
+
+/// Re-reads the configuration files; `POST /-/reload` and SIGHUP call it.
+pub trait Reload: Send + Sync + std::fmt::Debug {
+    /// Load the files again and put them in force; on error the old configuration stays.
+    fn reload(&self) -> Result<(), String>;
+}
 
 /// Shared state of the web handlers.
 #[derive(Debug)]
 pub struct Web {
     /// The registry to render.
     pub metrics: Metrics,
-    /// What the metrics describe (servers and their snapshots).
-    pub exporter: Arc<Exporter>,
+    /// The servers and their snapshots.
+    pub fleet: Arc<Fleet>,
     /// Path of the metrics endpoint, e.g. `/metrics`.
     pub telemetry_path: String,
     /// Public base URL without a trailing slash (for links that leave the exporter:
@@ -41,33 +52,40 @@ pub struct Web {
     pub external_url: String,
     /// What the HTML pages need (prefix, masking, thresholds).
     pub pages: pages::Settings,
-    /// Credentials required on every route but health and readiness (None: open).
-    pub auth: Option<Arc<auth::Auth>>,
+    /// The web configuration in force (credentials required on every route but health
+    /// and readiness; TLS).
+    pub config: Arc<auth::Shared>,
+    /// What `POST /-/reload` runs.
+    pub reload: Arc<dyn Reload>,
+    /// `/users` and `/api/v1/users`, rendered once per refresh.
+    pub cache: cache::Pages,
 }
 
 impl Web {
-    fn server(&self, name: &str) -> Option<&Arc<ServerState>> {
-        self.exporter.servers.iter().find(|s| s.name == name)
+    fn server(&self, name: &str) -> Option<Arc<ServerState>> {
+        self.fleet.find(name)
     }
 }
 
 /// What the pages read from each server, taken once per request.
 struct Taken {
+    servers: Arc<[Arc<ServerState>]>,
     health: Vec<Health>,
     snapshots: Vec<Option<Arc<Snapshot>>>,
 }
 
 impl Taken {
     fn new(web: &Web) -> Taken {
+        let servers = web.fleet.servers();
         Taken {
-            health: web.exporter.servers.iter().map(|s| s.health()).collect(),
-            snapshots: web.exporter.servers.iter().map(|s| s.snapshot()).collect(),
+            health: servers.iter().map(|s| s.health()).collect(),
+            snapshots: servers.iter().map(|s| s.snapshot()).collect(),
+            servers,
         }
     }
 
-    fn views<'a>(&'a self, web: &'a Web) -> Vec<pages::ServerView<'a>> {
-        web.exporter
-            .servers
+    fn views(&self) -> Vec<pages::ServerView<'_>> {
+        self.servers
             .iter()
             .zip(self.health.iter().zip(&self.snapshots))
             .map(|(s, (health, snap))| pages::ServerView {
@@ -107,23 +125,45 @@ pub fn router(web: Arc<Web>, prefix: &str) -> Router {
         .route(&at("/users"), get(users_page))
         .route(&at("/users/{server}/{user_id}"), get(user_page))
         .route(&at("/api/v1/users"), get(api_users))
-        .route(&at("/api/v1/users/{server}/{user_id}"), get(api_user));
+        .route(&at("/api/v1/users/{server}/{user_id}"), get(api_user))
+        .route(&at("/-/reload"), post(reload).put(reload));
     if !prefix.is_empty() {
         protected = protected.route(prefix, get(landing));
     }
-    if let Some(auth) = web.auth.clone() {
-        protected = protected.route_layer(middleware::from_fn_with_state(auth, auth::require));
-    }
+    // Always in place: a reload may add credentials to an open exporter.
+    protected = protected.route_layer(middleware::from_fn_with_state(web.config.clone(), auth::require));
     // Probes come without credentials: health and readiness stay open.
     protected
         .route(&at("/-/healthy"), get(|| async { "Healthy\n" }))
         .route(&at("/-/ready"), get(ready))
         .with_state(web)
+        .layer(middleware::map_response(no_sniff))
+}
+
+/// Every answer, axum's own plain-text errors included, is read as what it says it is.
+async fn no_sniff(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+/// `POST /-/reload`: re-read `--config.file` and `--web.config.file`, as SIGHUP does.
+async fn reload(State(web): State<Arc<Web>>) -> Response {
+    let reloader = web.reload.clone();
+    match tokio::task::spawn_blocking(move || reloader.reload()).await {
+        Ok(Ok(())) => (StatusCode::OK, "Reloaded\n").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed; the previous configuration stays in force: {e}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Reload failed\n").into_response(),
+    }
 }
 
 /// An HTML response. The CSP forbids scripts and every outside resource: the pages use
 /// none, so anything that slipped through escaping still cannot run or phone home.
-fn html(status: StatusCode, body: String) -> Response {
+fn html(status: StatusCode, body: impl IntoResponse) -> Response {
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -168,9 +208,8 @@ async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
 }
 
 async fn ready(State(web): State<Arc<Web>>) -> Response {
-    let waiting: Vec<&str> = web
-        .exporter
-        .servers
+    let servers = web.fleet.servers();
+    let waiting: Vec<&str> = servers
         .iter()
         .filter(|s| s.snapshot().is_none())
         .map(|s| s.name.as_str())
@@ -191,7 +230,7 @@ async fn ready(State(web): State<Arc<Web>>) -> Response {
 
 async fn landing(State(web): State<Arc<Web>>) -> Response {
     let taken = Taken::new(&web);
-    html(StatusCode::OK, pages::landing(&web.pages, &taken.views(&web)))
+    html(StatusCode::OK, pages::landing(&web.pages, &taken.views()))
 }
 
 /// The `?server=` filter of `/users` and `/api/v1/users`; empty means all.
@@ -220,8 +259,15 @@ async fn users_page(State(web): State<Arc<Web>>, Query(q): Query<UsersQuery>) ->
             );
         }
     }
-    let taken = Taken::new(&web);
-    html(StatusCode::OK, pages::users(&web.pages, &taken.views(&web), q.server()))
+    let (stamp, w, filter) = (web.fleet.stamp(), web.clone(), q.server().map(str::to_string));
+    let body = web
+        .cache
+        .get(cache::Page::Users, q.server(), stamp, move || {
+            let taken = Taken::new(&w);
+            pages::users(&w.pages, &taken.views(), filter.as_deref())
+        })
+        .await;
+    html(StatusCode::OK, body)
 }
 
 async fn user_page(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(String, String)>) -> Response {
@@ -257,9 +303,20 @@ async fn api_users(State(web): State<Arc<Web>>, Query(q): Query<UsersQuery>) -> 
             return json_error(StatusCode::NOT_FOUND, format!("no server named {name:?}"));
         }
     }
+    let (stamp, w, filter) = (web.fleet.stamp(), web.clone(), q.server().map(str::to_string));
+    let body = web
+        .cache
+        .get(cache::Page::UsersJson, q.server(), stamp, move || {
+            users_json(&w, filter.as_deref())
+        })
+        .await;
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn users_json(web: &Web, filter: Option<&str>) -> String {
     let mut servers = Vec::new();
-    for s in &web.exporter.servers {
-        if q.server().is_some_and(|name| name != s.name) {
+    for s in web.fleet.servers().iter() {
+        if filter.is_some_and(|name| name != s.name) {
             continue;
         }
         let h = s.health();
@@ -293,7 +350,7 @@ async fn api_users(State(web): State<Arc<Web>>, Query(q): Query<UsersQuery>) -> 
             "users": users,
         }));
     }
-    Json(json!({ "servers": servers })).into_response()
+    json!({ "servers": servers }).to_string()
 }
 
 async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(String, i64)>) -> Response {

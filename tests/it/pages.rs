@@ -99,6 +99,7 @@ impl Site {
             external_url: Some(setup.external_url.clone()),
             web_config_file: config_file,
             mask_ips: setup.mask_ips,
+            ..WebArgs::default()
         }
         .resolve()
         .expect("web settings");

@@ -69,6 +69,7 @@ pub async fn spawn_app_with(data: Dataset, opts: RefreshOptions) -> App {
         external_url: Some("http://plex-sharing.example:9595".into()),
         web_config_file: None,
         mask_ips: false,
+        ..WebArgs::default()
     }
     .resolve()
     .unwrap();

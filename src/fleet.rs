@@ -1,0 +1,156 @@
+//! The watched Tautulli servers and their refresh loops, as one shared handle. Metrics
+//! and the web read the current set; a configuration reload swaps it, keeping every
+//! server whose settings did not change (its data and its loop) as it is.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::geo::Locator;
+use crate::refresh::{self, RefreshOptions, ServerState};
+use crate::tautulli::{self, Client, ClientOptions};
+
+/// What a [`Fleet::replace`] did, by server name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Servers new to the set.
+    pub added: Vec<String>,
+    /// Servers whose settings changed: they start again with no data.
+    pub restarted: Vec<String>,
+    /// Servers no longer watched.
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    /// True when the set is as it was.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.restarted.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The servers and one refresh loop each.
+#[derive(Debug)]
+pub struct Fleet {
+    current: RwLock<Arc<[Arc<ServerState>]>>,
+    loops: Mutex<Vec<(String, tokio::task::JoinHandle<()>)>>,
+    /// Bumped whenever the set changes, so renderings keyed on [`Fleet::stamp`] redo.
+    generation: AtomicU64,
+    locator: Locator,
+    opts: Arc<RefreshOptions>,
+}
+
+impl Fleet {
+    /// Watch `servers`: starts one refresh loop per server (inside a Tokio runtime).
+    pub fn start(servers: Vec<Arc<ServerState>>, locator: Locator, opts: Arc<RefreshOptions>) -> Fleet {
+        let fleet = Fleet {
+            current: RwLock::new(Arc::from(Vec::new())),
+            loops: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            locator,
+            opts,
+        };
+        fleet.set(servers.clone());
+        fleet.install(servers, &[]);
+        fleet
+    }
+
+    /// The servers now watched, in configuration order.
+    pub fn servers(&self) -> Arc<[Arc<ServerState>]> {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The server named `name`.
+    pub fn find(&self, name: &str) -> Option<Arc<ServerState>> {
+        self.servers().iter().find(|s| s.name == name).cloned()
+    }
+
+    /// The shared GeoIP locator.
+    pub fn locator(&self) -> &Locator {
+        &self.locator
+    }
+
+    /// Changes whenever anything a page or the metrics show may have changed: a refresh
+    /// of any server (attempted, not only successful) or a new set of servers.
+    pub fn stamp(&self) -> u64 {
+        let versions: u64 = self.servers().iter().map(|s| s.version()).fold(0, u64::wrapping_add);
+        (self.generation.load(Ordering::Acquire) << 40).wrapping_add(versions)
+    }
+
+    /// Watch `wanted` (name and client settings) from now on. A server whose settings
+    /// are unchanged keeps its data and loop; a changed one starts again empty (its old
+    /// data came from another source); the rest start or stop.
+    pub fn replace(&self, wanted: Vec<(String, ClientOptions)>) -> Result<Changes, tautulli::Error> {
+        let old = self.servers();
+        let mut changes = Changes::default();
+        let mut next = Vec::with_capacity(wanted.len());
+        let mut fresh = Vec::new();
+        for (name, opts) in wanted {
+            match old.iter().find(|s| s.name == name) {
+                Some(s) if s.client.options() == &opts => next.push(s.clone()),
+                found => {
+                    let state = Arc::new(ServerState::new(&name, Client::new(opts)?));
+                    if found.is_some() {
+                        changes.restarted.push(name.clone());
+                    } else {
+                        changes.added.push(name.clone());
+                    }
+                    fresh.push(name);
+                    next.push(state);
+                }
+            }
+        }
+        changes.removed = old
+            .iter()
+            .filter(|s| !next.iter().any(|n| n.name == s.name))
+            .map(|s| s.name.clone())
+            .collect();
+        if !changes.is_empty() {
+            let stopped: Vec<String> = changes.removed.iter().chain(&changes.restarted).cloned().collect();
+            let started: Vec<Arc<ServerState>> = next.iter().filter(|s| fresh.contains(&s.name)).cloned().collect();
+            self.set(next);
+            self.install(started, &stopped);
+        }
+        Ok(changes)
+    }
+
+    fn set(&self, servers: Vec<Arc<ServerState>>) {
+        match self.current.write() {
+            Ok(mut c) => *c = Arc::from(servers),
+            Err(poisoned) => *poisoned.into_inner() = Arc::from(servers),
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Stop the loops of `stopped` and start one for each of `started`.
+    fn install(&self, started: Vec<Arc<ServerState>>, stopped: &[String]) {
+        let Ok(mut loops) = self.loops.lock() else { return };
+        loops.retain(|(name, handle)| {
+            let stop = stopped.contains(name);
+            if stop {
+                handle.abort();
+            }
+            !stop
+        });
+        for s in started {
+            let task = tokio::spawn(refresh::run(s.clone(), self.locator.clone(), self.opts.clone()));
+            loops.push((s.name.clone(), task));
+        }
+    }
+
+    /// Stop every refresh loop and wait until each has, so none is mid-poll when the
+    /// runtime shuts down.
+    pub async fn stop(&self) {
+        let loops = match self.loops.lock() {
+            Ok(mut l) => std::mem::take(&mut *l),
+            Err(_) => return,
+        };
+        for (_, l) in &loops {
+            l.abort();
+        }
+        for (_, l) in loops {
+            let _ = l.await;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Pages that list every user, rendered once per refresh and shared by every request
+//! until the next: with thousands of users they take seconds to build, and concurrent
+//! readers must not each build their own (nor delay the health probes while they do).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+
+/// Which page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Page {
+    /// `/users`.
+    Users,
+    /// `/api/v1/users`.
+    UsersJson,
+}
+
+/// A page and its server filter.
+type Key = (Page, Option<String>);
+
+/// The last rendering of each page and server filter, with the fleet stamp it shows.
+#[derive(Debug, Default)]
+pub struct Pages {
+    done: Mutex<HashMap<Key, (u64, Bytes)>>,
+    /// Held while rendering, so concurrent requests wait for one rendering.
+    rendering: tokio::sync::Mutex<()>,
+}
+
+impl Pages {
+    /// The page for `filter` as of `stamp`, rendered by `render` only if no request
+    /// rendered it for that stamp yet. `filter` must name a known server (or none), so
+    /// the cache holds at most one entry per page and server.
+    pub async fn get(
+        &self,
+        page: Page,
+        filter: Option<&str>,
+        stamp: u64,
+        render: impl FnOnce() -> String + Send + 'static,
+    ) -> Bytes {
+        let key = (page, filter.map(str::to_string));
+        if let Some(hit) = self.lookup(&key, stamp) {
+            return hit;
+        }
+        let _turn = self.rendering.lock().await;
+        if let Some(hit) = self.lookup(&key, stamp) {
+            return hit;
+        }
+        // Off the runtime's threads: a long rendering must not hold up other requests.
+        let body = match tokio::task::spawn_blocking(render).await {
+            Ok(text) => Bytes::from(text),
+            Err(_) => return Bytes::from_static(b"rendering failed\n"),
+        };
+        if let Ok(mut done) = self.done.lock() {
+            done.insert(key, (stamp, body.clone()));
+        }
+        body
+    }
+
+    fn lookup(&self, key: &Key, stamp: u64) -> Option<Bytes> {
+        let done = self.done.lock().ok()?;
+        done.get(key).filter(|(s, _)| *s == stamp).map(|(_, b)| b.clone())
+    }
+}
