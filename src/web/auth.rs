@@ -403,6 +403,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn unknown_users_are_checked_against_the_costliest_hash() {
+        let (cheap, dear) = (bcrypt::hash("a", 4).unwrap(), bcrypt::hash("b", 6).unwrap());
+        // "aaron" sorts first: the old code checked unknown users against his cheap hash.
+        let c = parse(&format!("basic_auth_users:\n  aaron: '{cheap}'\n  zoe: '{dear}'\n")).unwrap();
+        let auth = c.auth.unwrap();
+        assert_eq!(auth.stand_in.as_deref(), Some(dear.as_str()));
+        assert!(
+            !auth.allows(Some(&basic("mallory", "b"))).await,
+            "an unknown user never passes"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn bcrypt_runs_one_check_at_a_time_and_remembered_credentials_skip_it() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let c = parse(&format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+        let auth = c.auth.unwrap();
+        assert!(
+            auth.allows(Some(&basic("alice", "s3cret"))).await,
+            "remembered from now on"
+        );
+        let held = BCRYPT.acquire().await.unwrap();
+        // While another check runs, a remembered password still passes at once...
+        assert!(auth.allows(Some(&basic("alice", "s3cret"))).await);
+        // ...and a new guess waits for its turn.
+        let header = basic("alice", "guess");
+        let guess = auth.allows(Some(&header));
+        tokio::pin!(guess);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), guess.as_mut())
+                .await
+                .is_err(),
+            "a second bcrypt check ran beside the first"
+        );
+        drop(held);
+        assert!(!guess.await);
+    }
+
+    #[tokio::test]
     async fn bearer_tokens_match_their_digest() {
         let digest: String = token_digest("tok-123").iter().map(|b| format!("{b:02x}")).collect();
         let c = parse(&format!("bearer_tokens:\n  grafana: sha256:{digest}\n")).unwrap();

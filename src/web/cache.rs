@@ -62,3 +62,35 @@ impl Pages {
         done.get(key).filter(|(s, _)| *s == stamp).map(|(_, b)| b.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn concurrent_readers_share_one_rendering_per_stamp_and_filter() {
+        let pages = Arc::new(Pages::default());
+        let renders = Arc::new(AtomicUsize::new(0));
+        let read = |filter: Option<&'static str>, stamp: u64| {
+            let (pages, renders) = (pages.clone(), renders.clone());
+            async move {
+                pages
+                    .get(Page::Users, filter, stamp, move || {
+                        renders.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        format!("{filter:?}@{stamp}")
+                    })
+                    .await
+            }
+        };
+        let bodies = futures_util::future::join_all((0..8).map(|_| read(None, 1))).await;
+        assert!(bodies.iter().all(|b| b == "None@1"));
+        assert_eq!(renders.load(Ordering::SeqCst), 1, "eight readers, one rendering");
+        assert_eq!(read(Some("home"), 1).await, "Some(\"home\")@1");
+        assert_eq!(read(None, 2).await, "None@2", "a new refresh renders again");
+        assert_eq!(read(None, 2).await, "None@2");
+        assert_eq!(renders.load(Ordering::SeqCst), 3);
+    }
+}

@@ -185,6 +185,43 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         want: "error: unexpected argument '--refresh-intervall' found; tip: a similar argument exists: '--refresh-interval'"
             .into(),
     });
+    // Flags that used to panic instead of naming themselves.
+    for path in [
+        "/users",
+        "/-/healthy",
+        "/-/ready",
+        "/-/reload",
+        "/api/v1/users",
+        "/users/x",
+    ] {
+        cases.push(Case {
+            what: "metrics path taken by another endpoint",
+            args: serve(&["--web.telemetry-path", path]),
+            want: format!("error: --web.telemetry-path: {path:?} is used by the exporter's own pages"),
+        });
+    }
+    for path in ["/", "/{x}", "/metrics/{*rest}", "metrics", "//metrics", "/metrics/"] {
+        cases.push(Case {
+            what: "metrics path with route syntax or empty segments",
+            args: serve(&["--web.telemetry-path", path]),
+            want: format!("error: --web.telemetry-path: {path:?} must be a plain path like /metrics"),
+        });
+    }
+    cases.push(Case {
+        what: "a duration too long for the clock",
+        args: serve(&["--refresh-interval", "99999999999999999999999d"]),
+        want: "error: invalid value '99999999999999999999999d' for '--refresh-interval <INTERVAL>': \"99999999999999999999999d\" is too long (at most 3650d)".into(),
+    });
+    cases.push(Case {
+        what: "no connections allowed",
+        args: serve(&["--web.max-connections", "0"]),
+        want: "error: --web.max-connections: must be at least 1".into(),
+    });
+    cases.push(Case {
+        what: "zero header timeout",
+        args: serve(&["--web.read-header-timeout", "0s"]),
+        want: "error: --web.read-header-timeout: must be greater than zero".into(),
+    });
     cases.push(Case {
         what: "unknown server key in the configuration file",
         args: with_file(&unknown_server_key),

@@ -362,8 +362,13 @@ impl Exporter {
     /// `serve` with exactly `args` besides a free port and JSON logs, and extra
     /// environment variables; returns once it logged the address it listens on.
     pub async fn spawn(args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        Exporter::spawn_listening("127.0.0.1:0", args, env).await
+    }
+
+    /// [`Exporter::spawn`] listening on `listen` (its port should be 0).
+    pub async fn spawn_listening(listen: &str, args: &[&str], env: &[(&str, &str)]) -> Exporter {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plex-sharing-exporter"))
-            .args(["--log.format", "json", "serve", "--web.listen-address", "127.0.0.1:0"])
+            .args(["--log.format", "json", "serve", "--web.listen-address", listen])
             .args(args)
             .env_remove("TAUTULLI_URL")
             .env_remove("TAUTULLI_HOST")
@@ -434,9 +439,30 @@ impl Exporter {
         (status, self.all_logs().await)
     }
 
+    /// Send `signal` (a `kill` name such as `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status();
+        assert!(sent.expect("kill runs").success(), "SIG{signal} to {pid}");
+    }
+
+    /// True while the process has not exited.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Every log line, once the exited process's stderr is read to the end.
     async fn all_logs(&mut self) -> Vec<String> {
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
         self.logs()
     }
+}
+
+/// The value of the unlabelled series `name` in an exposition.
+pub fn metric_value(exposition: &str, name: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }

@@ -8,6 +8,8 @@ mod helpers;
 mod pages;
 mod parity;
 mod prometheus_e2e;
+mod reload;
 mod report;
 mod secrets;
 mod serve;
+mod web_limits;
