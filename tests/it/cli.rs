@@ -36,12 +36,7 @@ async fn serve_runs_scrapes_and_stops_cleanly_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_config_file_watches_several_servers_with_their_own_labels() {
-    let (_a, url_a) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
-    let mut other = World::default();
-    other
-        .user(7, "x", "Other User")
-        .play(7, "tv", "Roku", "95.5.5.5", NOW - DAY, 600);
-    let (_b, url_b) = spawn_fake(shift_to_now(other.data), "UTC").await;
+    let ((_a, url_a), (_b, url_b)) = two_servers().await;
     let dir = TempDir::new("cfg");
     let key_file = dir.0.join("key");
     std::fs::write(&key_file, KEY).unwrap();

@@ -466,3 +466,14 @@ pub fn metric_value(exposition: &str, name: &str) -> Option<f64> {
         .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
+
+/// Two simulated servers: the standard world, and one whose only user (7, "Other User")
+/// played once yesterday from 95.5.5.5.
+pub async fn two_servers() -> ((Arc<FakeTautulli>, String), (Arc<FakeTautulli>, String)) {
+    let standard = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
+    let mut other = World::default();
+    other
+        .user(7, "x", "Other User")
+        .play(7, "tv", "Roku", "95.5.5.5", NOW - DAY, 600);
+    (standard, spawn_fake(shift_to_now(other.data), "UTC").await)
+}

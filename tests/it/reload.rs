@@ -98,12 +98,7 @@ async fn sighup_reloads_credentials_and_a_bad_file_keeps_the_old_ones() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn post_reload_adds_and_removes_servers_and_requires_credentials() {
-    let (_a, url_a) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
-    let mut other = World::default();
-    other
-        .user(7, "x", "Other User")
-        .play(7, "tv", "Roku", "95.5.5.5", NOW - DAY, 600);
-    let (_b, url_b) = spawn_fake(shift_to_now(other.data), "UTC").await;
+    let ((_a, url_a), (_b, url_b)) = two_servers().await;
     let dir = TempDir::new("reload-servers");
     let cfg = dir.0.join("servers.yml");
     let server = |name: &str, url: &str| format!("  - name: {name}\n    url: {url}\n    api_key: {KEY}\n");
