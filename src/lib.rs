@@ -1,6 +1,8 @@
 //! plex-sharing-exporter: finds Plex account sharing in Tautulli's history.
 //!
 //! # Layout
+//! - [`untrusted`]: terminal and bidirectional controls in outside text, neutralised
+//!   before the terminal report or a page shows it. Imports nothing from the crate.
 //! - [`detect`]: pure detection over plain data (networks, devices, concurrency,
 //!   impossible travel, score). No I/O, no async, no clock.
 //! - [`tautulli`]: the Tautulli API v2 client: paging, lenient decoding, retries,
@@ -33,5 +35,6 @@ pub mod reload;
 pub mod report;
 pub mod simulator;
 pub mod tautulli;
+pub mod untrusted;
 pub mod web;
 pub mod window;

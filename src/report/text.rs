@@ -1,10 +1,15 @@
 //! The reference script's terminal reports, column for column: the device breakdown,
 //! the concurrent-session timeline and IP usage by watch time.
+//!
+//! Every piece of outside text (user, platform, player and place names, titles) is
+//! printed through [`Shown`], which replaces terminal and bidirectional controls: a
+//! sharer names their device, and the owner's terminal must not obey that name.
 
 use std::io::{self, Write};
 
 use super::{fmt_duration, fmt_time, fmt_with, Context};
 use crate::detect::UserFinding;
+use crate::untrusted::Shown;
 
 const RULE: &str = "==============================================================================";
 const THIN: &str = "------------------------------------------------------------------------------";
@@ -14,7 +19,7 @@ pub const NOBODY_FLAGGED: &str = "No users flagged for potential account sharing
 
 fn ip_display(ip: &std::net::IpAddr, ctx: &Context) -> String {
     match ctx.locations.get(ip) {
-        Some(loc) => format!("{ip} ({loc})"),
+        Some(loc) => format!("{ip} ({})", Shown(loc)),
         None => ip.to_string(),
     }
 }
@@ -30,7 +35,7 @@ pub fn device_report(
     writeln!(out, " DEVICE BREAKDOWN  —  {} user(s) flagged", flagged.len())?;
     writeln!(out, "{RULE}\n")?;
     for r in flagged {
-        writeln!(out, "  {}  (user_id: {})", r.user, r.user_id)?;
+        writeln!(out, "  {}  (user_id: {})", Shown(&r.user), r.user_id)?;
         writeln!(
             out,
             "  Score: {}  |  Devices: {}  |  Heavy devices: {}  |  Concurrent sessions: {}  |  Concurrent device pairs: {}",
@@ -67,8 +72,8 @@ pub fn device_report(
             writeln!(
                 out,
                 "    {:<16} {:<24} {:>6} {:>11}  {}",
-                d.platform,
-                d.player,
+                Shown(&d.platform),
+                Shown(&d.player),
                 d.plays,
                 fmt_duration(d.watch_time_seconds),
                 ip_str
@@ -84,18 +89,18 @@ pub fn device_report(
                     out,
                     "      {} {}, {}  -->  {} {}, {}",
                     fmt_time(f.time, &ctx.tz),
-                    city(&f.place),
-                    region(&f.place),
+                    Shown(&city(&f.place)),
+                    Shown(&region(&f.place)),
                     fmt_time(t.time, &ctx.tz),
-                    city(&t.place),
-                    region(&t.place)
+                    Shown(&city(&t.place)),
+                    Shown(&region(&t.place))
                 )?;
                 writeln!(
                     out,
                     "        {:.0} km in {:.1}h  ({:.0} km/h — max plausible: {} km/h)",
                     j.distance_km, j.hours, j.speed_kmh, max_speed_kmh
                 )?;
-                writeln!(out, "        Devices: {} -> {}", f.platform, t.platform)?;
+                writeln!(out, "        Devices: {} -> {}", Shown(&f.platform), Shown(&t.platform))?;
             }
         }
         writeln!(out, "\n{THIN}\n")?;
@@ -112,7 +117,13 @@ pub fn timeline_report(out: &mut dyn Write, flagged: &[&UserFinding], ctx: &Cont
         if r.plays == 0 {
             continue;
         }
-        writeln!(out, "  {}  (user_id: {})  —  score: {}", r.user, r.user_id, r.score)?;
+        writeln!(
+            out,
+            "  {}  (user_id: {})  —  score: {}",
+            Shown(&r.user),
+            r.user_id,
+            r.score
+        )?;
         writeln!(out)?;
         if r.timeline.is_empty() {
             writeln!(out, "    (no concurrent sessions)")?;
@@ -140,11 +151,11 @@ pub fn timeline_report(out: &mut dyn Write, flagged: &[&UserFinding], ctx: &Cont
                 fmt_with(s.started, &ctx.tz, "%H:%M"),
                 fmt_with(s.ended, &ctx.tz, "%H:%M"),
                 fmt_duration(u64::from(s.play_seconds)),
-                s.platform,
-                s.player,
+                Shown(&s.platform),
+                Shown(&s.player),
                 ip
             )?;
-            writeln!(out, "        {title}")?;
+            writeln!(out, "        {}", Shown(&title))?;
         }
         writeln!(out, "\n{THIN}\n")?;
     }
@@ -163,7 +174,7 @@ pub fn ip_report(out: &mut dyn Write, users: &[&UserFinding], ctx: &Context) -> 
     writeln!(out, " IP USAGE BY USER  —  {} user(s)", users.len())?;
     writeln!(out, "{RULE}\n")?;
     for u in users {
-        writeln!(out, "  {}  (user_id: {})", u.user, u.user_id)?;
+        writeln!(out, "  {}  (user_id: {})", Shown(&u.user), u.user_id)?;
         let total: u64 = u.ip_usage.iter().map(|i| i.watch_time_seconds).sum();
         let plays: u64 = u.ip_usage.iter().map(|i| i.plays).sum();
         writeln!(
@@ -201,7 +212,11 @@ pub fn ip_report(out: &mut dyn Write, users: &[&UserFinding], ctx: &Context) -> 
                 i.plays,
                 fmt_duration(i.watch_time_seconds),
                 pct,
-                i.platforms.join(", ")
+                i.platforms
+                    .iter()
+                    .map(|p| Shown(p).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )?;
         }
         writeln!(out, "\n{THIN}\n")?;

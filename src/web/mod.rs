@@ -97,7 +97,8 @@ impl Taken {
     }
 }
 
-/// Escape text for HTML element content and attribute values.
+/// Escape text for HTML element content and attribute values. Bidirectional controls
+/// become U+FFFD: a name must not reorder the page text around it.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -107,6 +108,7 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if crate::untrusted::is_bidi_control(c) => out.push(crate::untrusted::REPLACEMENT),
             c => out.push(c),
         }
     }
@@ -397,5 +399,14 @@ mod tests {
             escape("Zoë & \"Friends\" <test> 'x'"),
             "Zoë &amp; &quot;Friends&quot; &lt;test&gt; &#39;x&#39;"
         );
+    }
+
+    #[test]
+    fn escape_neutralises_bidirectional_controls() {
+        assert_eq!(
+            escape("evil\u{202e}gnp.exe \u{2066}x\u{2069} \u{200f}\u{61c}"),
+            "evil\u{fffd}gnp.exe \u{fffd}x\u{fffd} \u{fffd}\u{fffd}"
+        );
+        assert_eq!(escape("עִבְרִית 名前"), "עִבְרִית 名前");
     }
 }

@@ -284,6 +284,36 @@ async fn names_from_tautulli_are_escaped_on_every_page() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn bidirectional_overrides_in_names_do_not_reach_the_html() {
+    let mut world = World::standard();
+    for u in &mut world.data.users {
+        if u["user_id"] == ODD_NAME {
+            u["friendly_name"] = "Alex \u{202e}4202 yrtne\u{202c} Admin".into();
+        }
+    }
+    for row in &mut world.data.history {
+        if row["user_id"] == ODD_NAME {
+            row["platform"] = "LG\u{2067}TV\u{2069}\u{200f}".into();
+        }
+    }
+    let mut setup = Setup::standard();
+    setup.servers = vec![("home", world.data)];
+    let site = Site::start(setup).await;
+    for path in ["/users", "/users/home/104"] {
+        let (code, html) = site.get(path).await;
+        assert_eq!(code, 200, "{path}");
+        let raw: Vec<char> = html
+            .chars()
+            .filter(|&c| plex_sharing_exporter::untrusted::is_bidi_control(c))
+            .collect();
+        assert!(raw.is_empty(), "{path} has raw bidirectional controls {raw:?}");
+        assert!(html.contains("Alex \u{fffd}4202 yrtne\u{fffd} Admin"), "{path}: {html}");
+    }
+    let (_, html) = site.get("/users/home/104").await;
+    assert!(html.contains("LG\u{fffd}TV\u{fffd}\u{fffd}"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unknown_users_and_servers_are_404_in_html_and_json() {
     let site = Site::start(Setup::standard()).await;
     for path in [

@@ -267,6 +267,78 @@ async fn timeline_and_top_ips_print_the_reference_sections() {
     );
 }
 
+/// Escape sequences a sharer can put in the names Plex reports: OSC 52 (sets the
+/// clipboard), clear screen, an 8-bit CSI, DEL, a newline and a right-to-left override.
+const HOSTILE: &str = "\u{1b}]52;c;cm0gLXJmIH4K\u{7}\u{1b}[2J\u{9b}31m\u{7f}\n\u{202e}";
+
+/// The standard world with [`HOSTILE`] in the sharer's name, device, player, platform
+/// and titles, and in the GeoIP city and region of the sharer's TV.
+fn hostile_world() -> World {
+    let mut w = World::standard();
+    for u in &mut w.data.users {
+        if u["user_id"] == SHARER {
+            u["friendly_name"] = format!("Sam{HOSTILE}Sharer").into();
+        }
+    }
+    for row in &mut w.data.history {
+        if row["user_id"] == SHARER {
+            for key in ["machine_id", "player", "platform", "full_title", "title"] {
+                let v = format!("{}{HOSTILE}", row[key].as_str().unwrap_or(""));
+                row[key] = v.into();
+            }
+        }
+    }
+    w.data.geo.insert(
+        "81.1.1.1".into(),
+        plex_sharing_exporter::simulator::geo_row(
+            &format!("New York{HOSTILE}"),
+            &format!("NY{HOSTILE}"),
+            "United States",
+            "US",
+            40.7128,
+            -74.0060,
+        ),
+    );
+    w
+}
+
+/// Fails unless `stdout` is free of every control character but the report's own line
+/// breaks, and of bidirectional overrides.
+fn assert_no_raw_controls(stdout: &str) {
+    for seq in ["\u{1b}", "\u{7}", "\u{9b}", "\u{7f}", "\u{202e}", "\n\u{202e}"] {
+        assert!(!stdout.contains(seq), "raw {seq:?} in:\n{stdout:?}");
+    }
+    let raw: Vec<char> = stdout.chars().filter(|&c| c != '\n' && c.is_control()).collect();
+    assert!(raw.is_empty(), "raw controls {raw:?} in:\n{stdout:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_cannot_send_escape_sequences_to_the_terminal() {
+    let (_fake, url) = spawn_fake(hostile_world().data, "UTC").await;
+    let r = report(&url, &["--timeline", "--top-ips", "--geo", "--scoring", "reference"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_no_raw_controls(&r.stdout);
+    // Still shown, with each control replaced by one visible U+FFFD.
+    let shown = "\u{fffd}]52;c;cm0gLXJmIH4K\u{fffd}\u{fffd}[2J\u{fffd}31m\u{fffd}\u{fffd}\u{fffd}";
+    for name in ["Sam", "sharer-tv player", "Roku", "New York", "NY"] {
+        assert!(
+            r.stdout.contains(&format!("{name}{shown}")),
+            "{name} not shown:\n{}",
+            r.stdout
+        );
+    }
+    // Titles are cut to 37 characters first.
+    let title = "Show - Episode 1\u{fffd}]52;c;cm0gLXJmIH4K\u{fffd}\u{fffd}...\n";
+    assert!(r.stdout.contains(title), "title not shown:\n{}", r.stdout);
+    assert!(r.stdout.contains(" SESSION TIMELINE") && r.stdout.contains("TELEPORTATION DETECTED"));
+
+    // Nobody flagged: the IP report still names everyone.
+    let r = report(&url, &["--top-ips", "--min-score", "1000"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("No users flagged") && r.stdout.contains(&format!("Sam{shown}")));
+    assert_no_raw_controls(&r.stdout);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn user_filter_reads_only_that_user() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
