@@ -253,34 +253,71 @@ fn ip() -> impl Strategy<Value = IpAddr> {
         any::<u128>().prop_map(|v| IpAddr::V6(Ipv6Addr::from(v))),
         (
             prop::sample::select(vec![
-                0xfc00u16, 0xfd12, 0xfe80, 0xfebf, 0xfec0, 0xfbff, 0x2001, 0x2a02, 0
+                0xfc00u16, 0xfd12, 0xfe80, 0xfebf, 0xfec0, 0xfbff, 0x2001, 0x2a02, 0, 0x2002, 0x3fff, 0x3ffe, 0xff02,
+                0x0100, 0x0064
             ]),
             any::<u128>()
         )
             .prop_map(|(hi, lo)| IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 112) | (lo >> 16)))),
         any::<u32>().prop_map(|v| IpAddr::V6(Ipv4Addr::from(v).to_ipv6_mapped())),
+        // NAT64 and Teredo, which carry an IPv4 address.
+        any::<u32>().prop_map(|v| IpAddr::V6(Ipv6Addr::from((0x0064_ff9bu128 << 96) | u128::from(v)))),
+        any::<u128>().prop_map(|v| IpAddr::V6(Ipv6Addr::from((0x2001_0000u128 << 96) | (v >> 32)))),
         Just(IpAddr::V6(Ipv6Addr::LOCALHOST)),
         Just(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
     ]
 }
 
-/// What "private" means, written independently of the classifier.
+/// The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo), written
+/// independently of the classifier.
+fn embedded_oracle(ip: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = ip else { return ip };
+    let o = v6.octets();
+    let net = |n: &str| n.parse::<ipnet::IpNet>().expect("oracle network").contains(&ip);
+    let v4 = |b: [u8; 4]| IpAddr::V4(Ipv4Addr::from(b));
+    if net("::ffff:0:0/96") || net("64:ff9b::/96") {
+        v4([o[12], o[13], o[14], o[15]])
+    } else if net("2002::/16") {
+        v4([o[2], o[3], o[4], o[5]])
+    } else if net("2001::/32") {
+        v4([!o[12], !o[13], !o[14], !o[15]])
+    } else {
+        ip
+    }
+}
+
+/// What "not public" means (the IANA special-purpose registries, multicast and
+/// reserved space), written independently of the classifier.
 fn private_oracle(ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
+    let ip = embedded_oracle(ip);
     [
+        "0.0.0.0/8",
         "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
+        "100.64.0.0/10",
         "127.0.0.0/8",
         "169.254.0.0/16",
-        "0.0.0.0/32",
-        "::1/128",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
         "::/128",
+        "::1/128",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001:2::/48",
+        "2001:10::/28",
+        "2001:20::/28",
+        "2001:db8::/32",
+        "3fff::/20",
         "fc00::/7",
         "fe80::/10",
+        "ff00::/8",
     ]
     .iter()
     .any(|n| n.parse::<ipnet::IpNet>().expect("oracle network").contains(&ip))
@@ -308,20 +345,21 @@ proptest! {
         }
     }
 
-    /// Private ⇔ the LAN household ⇔ in one of the private ranges; a mapped
-    /// `::ffff:a.b.c.d` is `a.b.c.d`; public IPv6 is grouped by /64.
+    /// Private ⇔ the LAN household ⇔ in one of the special-purpose ranges; an IPv6
+    /// form carrying `a.b.c.d` is `a.b.c.d`; public IPv6 is grouped by /64.
     #[test]
     fn the_classifier_agrees_with_the_ranges(ip in ip(), low in any::<u64>()) {
         let net = Network::of(ip);
         let _ = net.to_string();
         prop_assert_eq!(is_private(ip), net == Network::Lan);
         prop_assert_eq!(is_private(ip), private_oracle(ip), "{}", ip);
+        prop_assert_eq!(canonical(ip), embedded_oracle(ip), "{}", ip);
         match ip {
             IpAddr::V4(v4) => {
                 prop_assert_eq!(Network::of(IpAddr::V6(v4.to_ipv6_mapped())), net);
                 prop_assert_eq!(canonical(IpAddr::V6(v4.to_ipv6_mapped())), ip);
             }
-            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() && !is_private(ip) => {
+            IpAddr::V6(v6) if canonical(ip) == ip && !is_private(ip) => {
                 let sibling = Ipv6Addr::from((u128::from(v6) & !u128::from(u64::MAX)) | u128::from(low));
                 if !is_private(IpAddr::V6(sibling)) {
                     prop_assert_eq!(Network::of(IpAddr::V6(sibling)), net, "same /64");
@@ -342,8 +380,8 @@ const POOL: &[&str] = &[
     "82.2.2.2",
     "93.3.3.3",
     "::ffff:81.1.1.1",
-    "2001:db8:1:2::1",
-    "2001:db8:1:2::99",
+    "2a01:4f8:1:2::1",
+    "2a01:4f8:1:2::99",
     "2a02:a440::1",
     "",
 ];

@@ -145,6 +145,16 @@ fn build() -> Suite {
         x.play(u, s("laptop", "172.20.3.4", evening(d, 19) + 1200, 2 * H));
     }
 
+    let u = x.user("overlay-VPN laptop at home (Tailscale, 100.64.0.0/10)", Honest);
+    loc(&mut x, "81.11.0.1", "New York", NYC);
+    for d in 1..=20 {
+        x.play(u, s("tv", "81.11.0.1", evening(d, 19), 2 * H));
+        // The laptop reaches the server through the owner's tailnet, one address each.
+        let tailnet = format!("100.88.{d}.12");
+        x.play(u, s("laptop", &tailnet, evening(d, 19) + 900, 2 * H));
+        x.play(u, s("tablet", "100.101.7.3", evening(d, 21), H));
+    }
+
     let u = x.user("phone on cellular near home", Honest);
     loc(&mut x, "81.10.0.1", "New York", NYC);
     for d in 1..=20 {

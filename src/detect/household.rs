@@ -226,13 +226,13 @@ mod tests {
         rules
             .trusted
             .per_user
-            .push(("u".into(), "203.0.113.0/24".parse().unwrap()));
-        rules.trusted.global.push("100.64.0.0/10".parse().unwrap());
+            .push(("u".into(), "85.10.0.0/24".parse().unwrap()));
+        rules.trusted.global.push("90.64.0.0/10".parse().unwrap());
         let mut b = Builder::default();
         b.add(1, "a", "81.1.1.1", 0, 600).relayed = true;
         b.add(1, "b", "", 10, 600);
-        b.add(1, "c", "203.0.113.7", 20, 600);
-        b.add(1, "d", "100.100.1.1", 30, 600);
+        b.add(1, "c", "85.10.0.7", 20, 600);
+        b.add(1, "d", "90.100.1.1", 30, 600);
         b.add(1, "e", "82.2.2.2", 40, 600);
         let h = households(&user(), &b.sorted(), &rules);
         assert_eq!(h.session[..4], [None, None, None, None]);

@@ -319,13 +319,18 @@ impl Rules {
     }
 
     /// The network a session counts as for evidence, or `None` when it cannot be
-    /// evidence: no address, relayed through Plex, or trusted.
+    /// evidence: no address, relayed through Plex, trusted, or an address that says
+    /// nothing about where the device is (an overlay VPN or carrier-grade NAT in
+    /// 100.64.0.0/10, or special-purpose space no client really has).
     pub fn evidence_network(&self, user: &UserInfo, s: &Session) -> Option<Network> {
         let ip = s.ip?;
         if s.relayed || self.trusted.contains(user, ip) {
             return None;
         }
-        Some(Network::of(ip))
+        match network::kind(ip) {
+            network::AddressKind::Overlay | network::AddressKind::Special(_) => None,
+            network::AddressKind::Public | network::AddressKind::Local => Some(Network::of(ip)),
+        }
     }
 }
 
