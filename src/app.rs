@@ -150,7 +150,7 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let fetch = fetched?;
     window.finish(now, args.detect.days);
     let mut decode = window.decode_stats().clone();
-    *decode.skipped.entry(tautulli::SkipReason::NotAnObject).or_default() += fetch.unusable_rows;
+    fetch.add_dropped_to(&mut decode);
     let read = crate::refresh::ReadStats::new(&decode, &fetch);
     if !read.is_clean() {
         tracing::warn!(
@@ -398,6 +398,7 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
         overlap: std::time::Duration::from_secs(12 * 3600),
         full_reload: std::time::Duration::from_secs(24 * 3600),
         users_refresh: std::time::Duration::from_secs(3600),
+        timeout: std::time::Duration::from_secs(600),
     };
     let opts = refresh.resolve(args.detect.days, rules)?;
     let now = Timestamp::now().as_second();

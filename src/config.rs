@@ -152,9 +152,14 @@ pub struct TautulliArgs {
     #[arg(long = "tautulli-page-size", default_value_t = 10000)]
     pub tautulli_page_size: usize,
     /// Largest Tautulli answer accepted (B, KiB, MiB, GiB); a larger one fails the refresh
-    /// with reason too_large instead of exhausting memory.
-    #[arg(long = "tautulli-max-body", default_value = "256MiB", value_parser = parse_size)]
+    /// with reason too_large instead of exhausting memory. A page of 10000 history rows is
+    /// about 11 MB.
+    #[arg(long = "tautulli-max-body", default_value = "64MiB", value_parser = parse_size)]
     pub tautulli_max_body: usize,
+    /// Most rows one read may bring (the users table, or one refresh's history); more fails
+    /// the refresh with reason too_many_rows (a server paging without end).
+    #[arg(long = "tautulli-max-rows", default_value_t = crate::tautulli::client::DEFAULT_MAX_ROWS)]
+    pub tautulli_max_rows: u64,
 }
 
 impl TautulliArgs {
@@ -206,12 +211,16 @@ impl TautulliArgs {
         if self.tautulli_page_size == 0 {
             return Err(bad("--tautulli-page-size", "must be at least 1"));
         }
+        if self.tautulli_max_rows == 0 {
+            return Err(bad("--tautulli-max-rows", "must be at least 1"));
+        }
         let mut opts = ClientOptions::new(url, key);
         opts.timeout = self.tautulli_timeout;
         opts.retries = self.tautulli_retries;
         opts.concurrency = self.tautulli_concurrency;
         opts.page_size = self.tautulli_page_size;
         opts.max_body_bytes = self.tautulli_max_body;
+        opts.max_rows = self.tautulli_max_rows;
         Ok(opts)
     }
 }
@@ -656,6 +665,10 @@ pub struct RefreshArgs {
     /// Time between reads of Tautulli's users table.
     #[arg(long = "users-refresh-interval", default_value = "1h", value_parser = parse_duration)]
     pub users_refresh: Duration,
+    /// The longest one refresh may take, full loads included; past it the refresh fails
+    /// with reason deadline and the last good data stays.
+    #[arg(long = "refresh-timeout", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 impl RefreshArgs {
@@ -665,6 +678,7 @@ impl RefreshArgs {
             ("--refresh-interval", self.interval),
             ("--full-reload-interval", self.full_reload),
             ("--users-refresh-interval", self.users_refresh),
+            ("--refresh-timeout", self.timeout),
         ] {
             if d.is_zero() {
                 return Err(bad(flag, "must be greater than zero"));
@@ -676,6 +690,7 @@ impl RefreshArgs {
             overlap: self.overlap,
             full_reload: self.full_reload,
             users_refresh: self.users_refresh,
+            timeout: self.timeout,
             rules,
         })
     }

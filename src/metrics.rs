@@ -245,7 +245,7 @@ impl Collector for Exporter {
 
         let mut m = enc.encode_descriptor(
             "plex_sharing_refresh_failures",
-            "Failed refreshes by reason (connect, timeout, auth, api_error, server_error, decode, too_large, request).",
+            "Failed refreshes by reason (connect, timeout, auth, api_error, server_error, decode, too_large, too_many_rows, request, deadline).",
             None,
             MetricType::Counter,
         )?;
@@ -258,7 +258,7 @@ impl Collector for Exporter {
         for (name, help, pick) in [
             (
                 "plex_sharing_history_rows_skipped",
-                "History rows dropped while reading, by reason (duplicate, not_an_object, no_user_id, no_started, absurd_time, live_row); a row re-read by several refreshes counts each time.",
+                "History rows dropped while reading, by reason (duplicate, not_an_object, undecodable, no_user_id, no_started, absurd_time, live_row); a row re-read by several refreshes counts each time.",
                 (|r| &r.skipped) as fn(&crate::refresh::ReadStats) -> &std::collections::BTreeMap<&'static str, u64>,
             ),
             (

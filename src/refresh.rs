@@ -30,6 +30,8 @@ pub struct RefreshOptions {
     pub full_reload: Duration,
     /// Time between reads of the users table.
     pub users_refresh: Duration,
+    /// The longest one refresh (users, history, activity, locating, analysis) may take.
+    pub timeout: Duration,
     /// Detection rules.
     pub rules: Rules,
 }
@@ -74,7 +76,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadStats {
     /// Rows dropped, by reason: `duplicate` (received twice while the table changed
-    /// between pages) and the [`tautulli::SkipReason`] names.
+    /// between pages) and the [`tautulli::SkipReason`] names (`undecodable`: an object
+    /// with a key given twice).
     pub skipped: BTreeMap<&'static str, u64>,
     /// Rows kept after a repair: `bad_ip` (address treated as unknown),
     /// `negative_duration` (treated as 0), `absurd_duration` (cut to two days).
@@ -85,7 +88,8 @@ pub struct ReadStats {
 
 impl ReadStats {
     /// The stats of a read that fetched `fetch` and decoded with `decode` (which counts
-    /// the rows that were not objects, as `not_an_object`).
+    /// the rows dropped before decoding, as [`tautulli::HistoryFetch::add_dropped_to`]
+    /// adds them).
     pub fn new(decode: &tautulli::DecodeStats, fetch: &tautulli::HistoryFetch) -> ReadStats {
         let mut r = ReadStats::default();
         let add = |map: &mut BTreeMap<&'static str, u64>, k: &'static str, n: u64| {
@@ -236,7 +240,9 @@ impl Refresher {
         &self.window
     }
 
-    /// One refresh at `now`. On error nothing already held is lost.
+    /// One refresh at `now`. On error nothing already held is lost, and the same holds
+    /// when the future is dropped at any await (the refresh deadline): what it replaces
+    /// is replaced only once complete.
     pub async fn refresh(
         &mut self,
         server: &str,
@@ -273,7 +279,7 @@ impl Refresher {
             }
         };
         let mut decode = self.window.decode_stats().clone();
-        *decode.skipped.entry(tautulli::SkipReason::NotAnObject).or_default() += fetch.unusable_rows;
+        fetch.add_dropped_to(&mut decode);
         let read = ReadStats::new(&decode, &fetch);
         let live = live_by_user(&client.activity().await?);
         let places = locator.locate_all(addresses_to_locate(self.window.sessions())).await;
@@ -322,8 +328,14 @@ pub async fn run(server: Arc<ServerState>, locator: Locator, opts: Arc<RefreshOp
     }
 }
 
+/// The reason a refresh that ran past [`RefreshOptions::timeout`] fails with (distinct
+/// from `timeout`, one request's).
+pub const DEADLINE_REASON: &str = "deadline";
+
 /// One refresh with its bookkeeping: publish on success; on failure keep the last
-/// snapshot, mark the server down and log one line.
+/// snapshot, mark the server down and log one line. The refresh runs under
+/// `opts.timeout`: one that pages, locates or waits too long is dropped where it is
+/// (nothing it held is replaced before it finishes) and fails with [`DEADLINE_REASON`].
 pub async fn refresh_and_record(
     server: &ServerState,
     refresher: &mut Refresher,
@@ -332,9 +344,18 @@ pub async fn refresh_and_record(
 ) {
     let started = Instant::now();
     let now = Timestamp::now().as_second();
-    let result = refresher
-        .refresh(&server.name, &server.client, locator, opts, now)
-        .await;
+    let refresh = refresher.refresh(&server.name, &server.client, locator, opts, now);
+    let result = match tokio::time::timeout(opts.timeout, refresh).await {
+        Ok(done) => done.map_err(|e| (e.reason(), e.to_string())),
+        Err(_) => Err((
+            DEADLINE_REASON,
+            format!(
+                "refresh from {} did not finish within {:?} (--refresh-timeout); abandoned",
+                server.client.url(),
+                opts.timeout
+            ),
+        )),
+    };
     let elapsed = started.elapsed().as_secs_f64();
     let Ok(mut health) = server.health.lock() else {
         return;
@@ -372,11 +393,11 @@ pub async fn refresh_and_record(
             health.last_error = None;
             health.last_success = Some(Timestamp::now().as_millisecond() as f64 / 1000.0);
         }
-        Err(e) => {
-            *health.failures.entry(e.reason()).or_default() += 1;
-            tracing::warn!(server = %server.name, reason = e.reason(), error = %e, "refresh failed; serving the last good data");
+        Err((reason, error)) => {
+            *health.failures.entry(reason).or_default() += 1;
+            tracing::warn!(server = %server.name, reason, error = %error, "refresh failed; serving the last good data");
             health.up = false;
-            health.last_error = Some(e.to_string());
+            health.last_error = Some(error);
         }
     }
     drop(health);

@@ -147,7 +147,33 @@ pub enum Fault {
     /// number, a string, null, a list), which no real Tautulli row looks like; they are
     /// not in `recordsFiltered`.
     JunkRows,
+    /// `get_history`, `get_users_table` and `get_activity`: every answer also carries one
+    /// row object that gives a key twice (`"user_id":990,"user_id":991`); it is not in
+    /// `recordsFiltered`.
+    DuplicateKeyRow,
+    /// `cmd` (`get_history` or `get_users_table`): every page is full, `length` rows
+    /// (at most [`ENDLESS_PAGE_MAX`]) with ids never sent before, however far it is
+    /// paged. `recordsFiltered` stays the dataset's count, or is `"n/a"` with
+    /// `garbage_count`.
+    EndlessPages {
+        /// The command that misbehaves.
+        cmd: &'static str,
+        /// Send `recordsFiltered: "n/a"` instead of a count.
+        garbage_count: bool,
+    },
 }
+
+/// The most rows one [`Fault::EndlessPages`] page holds, whatever `length` asks.
+pub const ENDLESS_PAGE_MAX: usize = 10_000;
+
+/// The ghost user whose rows [`Fault::EndlessPages`] and [`Fault::DuplicateKeyRow`] make up.
+pub const GHOST_USER: i64 = 990;
+
+/// A row with `user_id` twice, as [`Fault::DuplicateKeyRow`] sends it.
+const DUPLICATE_KEY_ROW: &str = r#"{"row_id":1999999999,"id":1999999999,"user_id":990,"user":"ghost","friendly_name":"Ghost","username":"ghost","started":1795132800,"stopped":1795133400,"play_duration":600,"ip_address":"85.5.5.5","machine_id":"ghost-tv","session_key":"77","state":"playing","user_id":991}"#;
+
+/// Where [`DUPLICATE_KEY_ROW`] goes in a serialized body.
+const DUPLICATE_KEY_SLOT: &str = "\"__duplicate_key_row__\"";
 
 /// One request the server received (without the API key).
 #[derive(Debug, Clone, PartialEq)]
@@ -338,6 +364,61 @@ fn envelope(status: StatusCode, result: &str, message: Option<&str>, data: Value
         .into_response()
 }
 
+/// A success envelope around `data`, where a `"__duplicate_key_row__"` element becomes
+/// [`DUPLICATE_KEY_ROW`] (a JSON value cannot hold a key twice, its text can).
+fn success_with_raw_rows(data: Value) -> Response {
+    let body = json!({"response": {"result": "success", "message": null, "data": data}})
+        .to_string()
+        .replace(DUPLICATE_KEY_SLOT, DUPLICATE_KEY_ROW);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// `rows` plus the duplicate-key row when that fault is on.
+fn with_duplicate_key_row(mut rows: Vec<Value>, fault: Option<&Fault>) -> Vec<Value> {
+    if fault == Some(&Fault::DuplicateKeyRow) {
+        rows.push(json!("__duplicate_key_row__"));
+    }
+    rows
+}
+
+/// A full page of made-up rows for [`Fault::EndlessPages`]: ids from `start` on, so
+/// every page brings new ones.
+fn endless_page(cmd: &str, q: &HashMap<String, String>) -> Vec<Value> {
+    let int = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(0);
+    let (start, length) = (int("start"), int("length").min(ENDLESS_PAGE_MAX as i64));
+    (start..start + length)
+        .map(|i| {
+            let id = 1_000_000_000 + i;
+            if cmd == "get_users_table" {
+                user_row(id, &format!("ghost{i}"), &format!("Ghost {i}"))
+            } else {
+                SessionSpec {
+                    row_id: id,
+                    user_id: GHOST_USER,
+                    user: "ghost".into(),
+                    friendly_name: "Ghost".into(),
+                    started: Timestamp::now().as_second() - 86_400,
+                    play: 600,
+                    paused: 0,
+                    machine_id: "ghost-tv".into(),
+                    platform: "Roku".into(),
+                    player: "Ghost TV".into(),
+                    ip: "85.5.5.5".into(),
+                    title: "Ghost Show".into(),
+                    relayed: false,
+                    cellular: false,
+                }
+                .to_row()
+            }
+        })
+        .collect()
+}
+
 fn error(message: &str) -> Response {
     envelope(StatusCode::BAD_REQUEST, "error", Some(message), json!({}))
 }
@@ -442,13 +523,19 @@ async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, Str
     match cmd.as_str() {
         "get_users_table" => {
             let rows = &data.dataset.users;
-            match page(rows.iter().collect(), q) {
-                Some(p) => envelope(
-                    StatusCode::OK,
-                    "success",
-                    None,
-                    json!({"recordsFiltered": rows.len(), "recordsTotal": rows.len(), "draw": 1, "data": p}),
-                ),
+            let count = json!(rows.len());
+            let page = match fault {
+                Some(Fault::EndlessPages { cmd, garbage_count }) if *cmd == "get_users_table" => {
+                    let count = if *garbage_count { json!("n/a") } else { count };
+                    Some((endless_page(cmd, q), count))
+                }
+                _ => page(rows.iter().collect(), q).map(|p| (p.into_iter().cloned().collect(), count)),
+            };
+            match page {
+                Some((p, count)) => {
+                    success_with_raw_rows(json!({"recordsFiltered": count, "recordsTotal": rows.len(), "draw": 1,
+                       "data": with_duplicate_key_row(p, fault)}))
+                }
                 None => exception(),
             }
         }
@@ -472,12 +559,8 @@ async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, Str
         }
         "get_activity" => {
             let sessions = &data.dataset.activity;
-            envelope(
-                StatusCode::OK,
-                "success",
-                None,
-                json!({"stream_count": sessions.len().to_string(), "sessions": sessions}),
-            )
+            success_with_raw_rows(json!({"stream_count": sessions.len().to_string(),
+                "sessions": with_duplicate_key_row(sessions.clone(), fault)}))
         }
         _ => error("Unknown command"),
     }
@@ -543,18 +626,24 @@ fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -
         Some(Fault::CountMismatch(delta)) => filtered = (filtered + delta).max(0),
         _ => {}
     }
-    match page(rows, &q) {
-        Some(mut p) => {
-            let junk = [json!(42), json!("row"), Value::Null, json!([1, 2])];
-            if fault == Some(&Fault::JunkRows) {
-                p.extend(junk.iter());
+    let mut count = json!(filtered);
+    let page = match fault {
+        Some(Fault::EndlessPages { cmd, garbage_count }) if *cmd == "get_history" => {
+            if *garbage_count {
+                count = json!("n/a");
             }
-            envelope(
-                StatusCode::OK,
-                "success",
-                None,
-                json!({"recordsFiltered": filtered, "recordsTotal": data.keys.len(), "draw": 1,
-                   "filter_duration": "0", "total_duration": "0", "data": p}),
+            Some(endless_page(cmd, &q))
+        }
+        _ => page(rows, &q).map(|p| p.into_iter().cloned().collect()),
+    };
+    match page {
+        Some(mut p) => {
+            if fault == Some(&Fault::JunkRows) {
+                p.extend([json!(42), json!("row"), Value::Null, json!([1, 2])]);
+            }
+            success_with_raw_rows(
+                json!({"recordsFiltered": count, "recordsTotal": data.keys.len(), "draw": 1,
+                   "filter_duration": "0", "total_duration": "0", "data": with_duplicate_key_row(p, fault)}),
             )
         }
         None => exception(),

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -130,6 +131,95 @@ impl fmt::Display for TautulliUrl {
     }
 }
 
+/// Default body cap: a page of 10,000 history rows is about 11 MB of JSON (Tautulli's
+/// rows are about 1.1 KB), so a real page stays far below it, and four days read at once
+/// stay within a few hundred MiB even at the cap.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// Default row cap of one read: twice the largest window measured (1,000,000 sessions,
+/// far more than a real server plays in 30 days), so only a server paging without end,
+/// or a window the default memory limit could not hold, reaches it.
+pub const DEFAULT_MAX_ROWS: u64 = 2_000_000;
+
+/// Rows a query may bring beyond the count Tautulli announced (`recordsFiltered`):
+/// rows written while it is paged, a tenth of the count and at least 100. Paging stops
+/// there even if pages keep bringing new row ids, so a server that pages without end
+/// costs at most this much more plus one page; the difference is counted as a count
+/// mismatch.
+pub fn read_bound(announced: u64) -> u64 {
+    announced.saturating_add((announced / 10).max(100))
+}
+
+/// Where one paged query is, and whether to ask for another page.
+struct Paging {
+    page_size: usize,
+    /// Rows received so far (the next page's `start`).
+    received: u64,
+    /// The largest `recordsFiltered` seen: the table grows while it is paged, and each
+    /// page counts again. `None` while Tautulli gave no usable count.
+    announced: Option<u64>,
+}
+
+impl Paging {
+    fn new(page_size: usize) -> Paging {
+        Paging {
+            page_size: page_size.max(1),
+            received: 0,
+            announced: None,
+        }
+    }
+
+    /// Note a page of `n` rows that announced `records_filtered`.
+    fn add(&mut self, n: usize, records_filtered: Option<i64>) {
+        self.received += n as u64;
+        if let Some(count) = records_filtered.and_then(|c| u64::try_from(c).ok()) {
+            self.announced = Some(self.announced.map_or(count, |a| a.max(count)));
+        }
+    }
+
+    /// What to do after a page of `n` rows that brought `new_ids` row ids not seen
+    /// before. A short page is the last. A full one is followed even past
+    /// `recordsFiltered` (rows written while paging, or a count that is a little low,
+    /// must not lose rows) up to [`read_bound`], unless it brought no new id (a server
+    /// that ignores `start`, or a page of rows without ids). Without a count,
+    /// [`RowBudget`] ends a read that never ends.
+    fn next(&self, n: usize, new_ids: usize) -> Next {
+        if n < self.page_size || new_ids == 0 {
+            Next::Done
+        } else if self.announced.is_some_and(|a| self.received >= read_bound(a)) {
+            Next::CutAtBound
+        } else {
+            Next::Page
+        }
+    }
+}
+
+/// See [`Paging::next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Ask for the next page.
+    Page,
+    /// The result is complete.
+    Done,
+    /// Pages are still full of new rows past `recordsFiltered` and its tolerance: stop.
+    CutAtBound,
+}
+
+/// Rows received by one read, over all its queries, against `max_rows`.
+struct RowBudget {
+    used: AtomicU64,
+    limit: u64,
+}
+
+impl RowBudget {
+    fn new(limit: u64) -> RowBudget {
+        RowBudget {
+            used: AtomicU64::new(0),
+            limit,
+        }
+    }
+}
+
 /// How the client talks to one Tautulli.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientOptions {
@@ -149,6 +239,8 @@ pub struct ClientOptions {
     pub page_size: usize,
     /// Largest accepted response body.
     pub max_body_bytes: usize,
+    /// Most rows one read (the users table, or one refresh's history) may bring.
+    pub max_rows: u64,
 }
 
 impl ClientOptions {
@@ -162,7 +254,8 @@ impl ClientOptions {
             backoff: Duration::from_millis(500),
             concurrency: 4,
             page_size: 10000,
-            max_body_bytes: 256 << 20,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_rows: DEFAULT_MAX_ROWS,
         }
     }
 }
@@ -230,12 +323,27 @@ pub struct HistoryFetch {
     pub rows: u64,
     /// Rows that were not objects.
     pub unusable_rows: u64,
+    /// Objects that could not be read as rows (a key given twice).
+    pub undecodable_rows: u64,
     /// Rows received twice (the table changed between pages) and dropped.
     pub duplicate_rows: u64,
     /// Days whose row count disagreed with Tautulli's `recordsFiltered`.
     pub count_mismatches: Vec<String>,
     /// Days read completely so far.
     pub days_done: usize,
+}
+
+impl HistoryFetch {
+    /// Count the rows this fetch dropped before decoding (`not_an_object`,
+    /// `undecodable`) into `decode`, next to the rows dropped while converting.
+    pub fn add_dropped_to(&self, decode: &mut super::DecodeStats) {
+        for (reason, n) in [
+            (super::SkipReason::NotAnObject, self.unusable_rows),
+            (super::SkipReason::Undecodable, self.undecodable_rows),
+        ] {
+            *decode.skipped.entry(reason).or_default() += n;
+        }
+    }
 }
 
 /// What one day's reader hands to [`Client::history_filtered`]'s consumer.
@@ -250,6 +358,7 @@ struct Day {
     date: Date,
     rows: Vec<HistoryRow>,
     unusable: u64,
+    undecodable: u64,
     expected: Option<i64>,
     received: u64,
 }
@@ -398,52 +507,78 @@ impl Client {
         serde_json::from_str(data).map_err(|e| decode_err(format!("unexpected data: {e}")))
     }
 
-    /// Every user in the users table, read page by page to the end.
+    /// Every user in the users table, read page by page to the end (see [`Paging`]).
+    /// Rows that are not objects, or cannot be read, are skipped.
     pub async fn users(&self) -> Result<Vec<UserInfo>, Error> {
+        const CMD: &str = "get_users_table";
         const PAGE: usize = 1000;
+        let budget = RowBudget::new(self.opts.max_rows);
+        let mut paging = Paging::new(PAGE);
         let mut users = Vec::new();
         let mut seen = HashSet::new();
-        let mut start = 0usize;
+        let mut skipped = 0u64;
         loop {
             let page: Page<UserRow> = self
                 .call(
-                    "get_users_table",
+                    CMD,
                     &[
                         ("order_column", "user_id".into()),
                         ("order_dir", "asc".into()),
-                        ("start", start.to_string()),
+                        ("start", paging.received.to_string()),
                         ("length", PAGE.to_string()),
                     ],
                 )
                 .await?;
             let n = page.data.len();
+            self.take_rows(&budget, CMD, n)?;
+            paging.add(n, page.records_filtered);
             let known = users.len();
-            users.extend(
-                page.data
-                    .into_iter()
-                    .filter_map(|r| match r {
-                        MaybeRow::Row(u) => u.into_user(),
-                        MaybeRow::Unusable => None,
-                    })
-                    .filter(|u| seen.insert(u.user_id)),
-            );
-            start += n;
-            let expected = page.records_filtered.unwrap_or(0).max(0) as usize;
-            // A short page is the last. A full one is followed even past `recordsFiltered`
-            // (a count that is too low must not lose users), unless it brought nobody new
-            // (a server that ignores `start` would otherwise be paged forever).
-            if n < PAGE || users.len() == known {
-                if start != expected {
-                    tracing::debug!(
-                        received = start,
-                        expected,
-                        "users table row count differs from recordsFiltered"
-                    );
+            for row in page.data {
+                match row {
+                    MaybeRow::Row(u) => users.extend(u.into_user().filter(|u| seen.insert(u.user_id))),
+                    MaybeRow::Unusable | MaybeRow::Undecodable => skipped += 1,
                 }
-                break;
+            }
+            match paging.next(n, users.len() - known) {
+                Next::Page => continue,
+                Next::Done => break,
+                Next::CutAtBound => {
+                    tracing::warn!(
+                        received = paging.received,
+                        announced = paging.announced,
+                        "the users table kept sending new users past its recordsFiltered; stopped reading"
+                    );
+                    break;
+                }
             }
         }
+        if skipped > 0 {
+            tracing::debug!(
+                skipped,
+                "users table rows that are not usable user objects were skipped"
+            );
+        }
+        if paging.announced.is_some_and(|a| a != paging.received) {
+            tracing::debug!(
+                received = paging.received,
+                announced = paging.announced,
+                "users table row count differs from recordsFiltered"
+            );
+        }
         Ok(users)
+    }
+
+    /// Count `n` more rows of the read `budget` belongs to; fail past `--tautulli-max-rows`.
+    fn take_rows(&self, budget: &RowBudget, cmd: &str, n: usize) -> Result<(), Error> {
+        let total = budget.used.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if total > budget.limit {
+            return Err(Error::TooManyRows {
+                cmd: cmd.into(),
+                base: self.opts.url.to_string(),
+                limit: budget.limit,
+            });
+        }
+        Ok(())
     }
 
     /// Stream every history row started in `[since, until]` (epoch seconds) to
@@ -471,13 +606,17 @@ impl Client {
             ..HistoryFetch::default()
         };
         let concurrency = self.opts.concurrency.max(1);
+        let budget = RowBudget::new(self.opts.max_rows);
+        let budget = &budget;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(concurrency);
         let produce = async move {
             let mut days = stream::iter(dates)
                 .map(|date| {
                     let tx = tx.clone();
                     async move {
-                        let day = self.history_range(date, Some(date), user_ids, None, Some(&tx)).await?;
+                        let day = self
+                            .history_range(date, Some(date), user_ids, None, budget, Some(&tx))
+                            .await?;
                         // The receiver outlives the senders; a failed send means it is gone.
                         let _ = tx.send(Delivery::DayDone(day)).await;
                         Ok::<(), Error>(())
@@ -502,8 +641,9 @@ impl Client {
                     }
                     Delivery::DayDone(day) => {
                         fetch.days_done += 1;
-                        fetch.rows += day.unusable;
+                        fetch.rows += day.unusable + day.undecodable;
                         fetch.unusable_rows += day.unusable;
+                        fetch.undecodable_rows += day.undecodable;
                         if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
                             tracing::debug!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
                             fetch.count_mismatches.push(format!(
@@ -526,11 +666,15 @@ impl Client {
     /// reaches back before `since` (usually one request). Cut exactly on your side.
     pub async fn history_since(&self, since: i64) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
         let after = days_covering(since, since)[0];
-        let day = self.history_range(after, None, None, Some(since), None).await?;
+        let budget = RowBudget::new(self.opts.max_rows);
+        let day = self
+            .history_range(after, None, None, Some(since), &budget, None)
+            .await?;
         let mut fetch = HistoryFetch {
             days: 1,
             rows: day.received,
             unusable_rows: day.unusable,
+            undecodable_rows: day.undecodable,
             ..HistoryFetch::default()
         };
         // Stopping early is the point here, so fewer rows than `recordsFiltered` is normal;
@@ -554,21 +698,24 @@ impl Client {
     /// With `newest_since`, rows come newest first and paging stops at the first page that
     /// reaches back before that time: an incremental refresh reads only what it needs, not
     /// the whole padded day. With `sink`, each page's rows are sent there instead of
-    /// being collected in the returned day.
+    /// being collected in the returned day. Every page's rows count against `budget`.
     async fn history_range(
         &self,
         after: Date,
         before: Option<Date>,
         user_ids: Option<&str>,
         newest_since: Option<i64>,
+        budget: &RowBudget,
         sink: Option<&tokio::sync::mpsc::Sender<Delivery>>,
     ) -> Result<Day, Error> {
-        let page_size = self.opts.page_size.max(1);
+        const CMD: &str = "get_history";
+        let mut paging = Paging::new(self.opts.page_size);
         let mut ids: HashSet<i64> = HashSet::new();
         let mut day = Day {
             date: after,
             rows: Vec::new(),
             unusable: 0,
+            undecodable: 0,
             expected: None,
             received: 0,
         };
@@ -582,8 +729,8 @@ impl Client {
                     if newest_since.is_some() { "desc" } else { "asc" }.to_string(),
                 ),
                 ("after", after.to_string()),
-                ("start", day.received.to_string()),
-                ("length", page_size.to_string()),
+                ("start", paging.received.to_string()),
+                ("length", paging.page_size.to_string()),
             ];
             if let Some(b) = before {
                 params.push(("before", b.to_string()));
@@ -591,12 +738,14 @@ impl Client {
             if let Some(ids) = user_ids {
                 params.push(("user_id", ids.to_string()));
             }
-            let page: Page<HistoryRow> = self.call("get_history", &params).await?;
+            let page: Page<HistoryRow> = self.call(CMD, &params).await?;
             let n = page.data.len();
+            self.take_rows(budget, CMD, n)?;
+            paging.add(n, page.records_filtered);
             if day.expected.is_none() {
                 day.expected = page.records_filtered;
             }
-            day.received += n as u64;
+            day.received = paging.received;
             let mut new_ids = 0usize;
             let mut oldest = i64::MAX;
             let mut rows = Vec::with_capacity(n);
@@ -610,6 +759,7 @@ impl Client {
                         rows.push(r);
                     }
                     MaybeRow::Unusable => day.unusable += 1,
+                    MaybeRow::Undecodable => day.undecodable += 1,
                 }
             }
             match sink {
@@ -619,12 +769,9 @@ impl Client {
                 }
                 None => day.rows.append(&mut rows),
             }
-            // A short page is the last. A full one is followed even past `recordsFiltered`
-            // (rows written while paging, or a count that is too low, must not lose rows),
-            // unless it brought no new row id (a server that ignores `start`, or a page of
-            // rows without ids, would otherwise be paged forever). Duplicates are dropped
-            // and counted by the caller.
-            if n < page_size || new_ids == 0 || newest_since.is_some_and(|since| oldest < since) {
+            // Duplicates are dropped and counted by the caller; a read cut at the bound
+            // shows as a count mismatch there.
+            if newest_since.is_some_and(|since| oldest < since) || paging.next(n, new_ids) != Next::Page {
                 return Ok(day);
             }
         }
@@ -657,7 +804,7 @@ impl Client {
             .into_iter()
             .filter_map(|r| match r {
                 MaybeRow::Row(r) => r.into_stream(),
-                MaybeRow::Unusable => None,
+                MaybeRow::Unusable | MaybeRow::Undecodable => None,
             })
             .collect())
     }
@@ -782,6 +929,42 @@ mod tests {
             "GET /api/v2?apikey=<redacted>&cmd=x"
         );
         assert_eq!(k.redact("key a b/c+d"), "key <redacted>");
+    }
+
+    #[test]
+    fn paging_stops_at_the_count_and_its_tolerance_even_while_pages_bring_new_ids() {
+        assert_eq!((read_bound(0), read_bound(6), read_bound(50_000)), (100, 106, 55_000));
+        let mut p = Paging::new(50);
+        for _ in 0..2 {
+            p.add(50, Some(6));
+            assert_eq!(p.next(50, 50), Next::Page, "{} < 106", p.received);
+        }
+        p.add(50, Some(6));
+        assert_eq!(p.next(50, 50), Next::CutAtBound);
+        // Each page counts again; the largest count sets the bound (rows written meanwhile).
+        p.add(0, Some(200));
+        p.add(0, Some(7));
+        assert_eq!(p.announced, Some(200));
+        assert_eq!(p.next(50, 50), Next::Page);
+        assert_eq!(p.next(49, 49), Next::Done, "a short page is the last");
+        assert_eq!(p.next(50, 0), Next::Done, "a page without new ids is the last");
+        // Without a usable count only the row budget ends the read.
+        let mut p = Paging::new(10);
+        p.add(10, Some(-3));
+        p.add(1_000_000, None);
+        assert_eq!((p.announced, p.next(10, 10)), (None, Next::Page));
+    }
+
+    #[test]
+    fn a_read_past_max_rows_fails_with_too_many_rows() {
+        let url = TautulliUrl::parse("127.0.0.1:9").unwrap();
+        let client = Client::new(ClientOptions::new(url, ApiKey::new("k"))).unwrap();
+        let budget = RowBudget::new(100);
+        assert!(client.take_rows(&budget, "get_history", 60).is_ok());
+        assert!(client.take_rows(&budget, "get_history", 40).is_ok());
+        let e = client.take_rows(&budget, "get_history", 1).unwrap_err();
+        assert_eq!(e.reason(), "too_many_rows");
+        assert!(e.to_string().contains("--tautulli-max-rows"), "{e}");
     }
 
     #[test]

@@ -126,6 +126,49 @@ pub enum MaybeRow<T> {
     Row(T),
     /// Anything else (a number, a string, null...): skipped and counted.
     Unusable,
+    /// An object that cannot be read as a row (a key given twice: which value is
+    /// meant?): skipped and counted, the rest of the page is still read.
+    Undecodable,
+}
+
+/// A row object's entries, handed to `T`'s derived decoder, tracking where the
+/// underlying parser is so that `T` rejecting the row (a duplicate field) can be
+/// recovered from by skipping the rest of the object.
+struct Entries<A> {
+    inner: A,
+    /// A key was handed out and its value not yet read.
+    value_pending: bool,
+    /// The object's end was reached.
+    ended: bool,
+    /// The parser failed, or failed inside a value: the input position is unknown.
+    broken: bool,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Entries<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        let key = self.inner.next_key_seed(seed);
+        match &key {
+            Ok(Some(_)) => self.value_pending = true,
+            Ok(None) => self.ended = true,
+            Err(_) => self.broken = true,
+        }
+        key
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.value_pending = false;
+        let value = self.inner.next_value_seed(seed);
+        if value.is_err() {
+            self.broken = true;
+        }
+        value
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for MaybeRow<T> {
@@ -137,9 +180,28 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for MaybeRow<T> {
                 f.write_str("a row object")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                // T's fields are all lenient and unknown keys are ignored, so an object
-                // always decodes (only a duplicate key could fail it).
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(MaybeRow::Row)
+                // T's fields are all lenient and unknown keys are ignored, so only a key
+                // given twice fails an object, and T fails it between entries, where the
+                // parser can skip the rest of the object and go on with the next row.
+                let mut entries = Entries {
+                    inner: map,
+                    value_pending: false,
+                    ended: false,
+                    broken: false,
+                };
+                match T::deserialize(de::value::MapAccessDeserializer::new(&mut entries)) {
+                    Ok(row) => Ok(MaybeRow::Row(row)),
+                    Err(e) if entries.broken => Err(e),
+                    Err(_) => {
+                        if entries.value_pending {
+                            entries.inner.next_value::<IgnoredAny>()?;
+                        }
+                        if !entries.ended {
+                            while entries.inner.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                        }
+                        Ok(MaybeRow::Undecodable)
+                    }
+                }
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}

@@ -71,6 +71,17 @@ pub enum Error {
         /// The cap.
         limit: usize,
     },
+    /// One read (the users table, or the history of one refresh) brought more rows than
+    /// `--tautulli-max-rows`: a server paging without end, or a history too large to hold.
+    #[error("tautulli {cmd}: {base} sent more than {limit} rows in one read (--tautulli-max-rows); stopped reading")]
+    TooManyRows {
+        /// The API command.
+        cmd: String,
+        /// Base URL (no key).
+        base: String,
+        /// The cap.
+        limit: u64,
+    },
     /// Any other transport error.
     #[error("tautulli {cmd}: request to {base} failed: {detail}")]
     Request {
@@ -85,7 +96,7 @@ pub enum Error {
 
 impl Error {
     /// A short stable reason for metrics: `connect`, `timeout`, `auth`, `api_error`,
-    /// `server_error`, `decode`, `too_large` or `request`.
+    /// `server_error`, `decode`, `too_large`, `too_many_rows` or `request`.
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Connect { .. } => "connect",
@@ -103,6 +114,7 @@ impl Error {
             Error::Decode { status: 401 | 403, .. } => "auth",
             Error::Decode { .. } => "decode",
             Error::TooLarge { .. } => "too_large",
+            Error::TooManyRows { .. } => "too_many_rows",
             Error::Request { .. } => "request",
         }
     }
@@ -112,7 +124,7 @@ impl Error {
         match self {
             Error::Connect { .. } | Error::Timeout { .. } | Error::Request { .. } => true,
             Error::Api { status, .. } | Error::Decode { status, .. } => *status >= 500 || *status == 429,
-            Error::TooLarge { .. } => false,
+            Error::TooLarge { .. } | Error::TooManyRows { .. } => false,
         }
     }
 }

@@ -201,6 +201,8 @@ impl UserRow {
 pub enum SkipReason {
     /// The list element was not an object.
     NotAnObject,
+    /// An object that could not be read as a row (a key given twice).
+    Undecodable,
     /// No `user_id`.
     NoUser,
     /// No or zero `started`.
@@ -216,6 +218,7 @@ impl SkipReason {
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::NotAnObject => "not_an_object",
+            SkipReason::Undecodable => "undecodable",
             SkipReason::NoUser => "no_user_id",
             SkipReason::NoStart => "no_started",
             SkipReason::AbsurdTime => "absurd_time",
@@ -406,6 +409,33 @@ mod tests {
     }
 
     #[test]
+    fn a_row_with_a_key_given_twice_is_one_undecodable_row_and_the_page_goes_on() {
+        let rows = decode_rows(
+            r#"{"data":[{"user_id":1,"started":5},
+                {"user_id":2,"started":6,"user_id":3,"ignored":{"a":[1,{"b":2}]},"row_id":9},
+                {"row_id":7,"started":8,"row_id":7},
+                {"user_id":4,"started":7}]}"#,
+        );
+        let users: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| match r {
+                MaybeRow::Row(r) => r.user_id,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(users, [Some(1), None, None, Some(4)]);
+        assert!(matches!(rows[1], MaybeRow::Undecodable), "{rows:?}");
+        assert!(matches!(rows[2], MaybeRow::Undecodable), "{rows:?}");
+        // An unknown key twice is harmless; broken JSON still fails the page.
+        assert!(matches!(
+            decode_rows(r#"{"data":[{"x":1,"x":2,"user_id":5}]}"#)[0],
+            MaybeRow::Row(HistoryRow { user_id: Some(5), .. })
+        ));
+        assert!(serde_json::from_str::<Page<HistoryRow>>(r#"{"data":[{"user_id":1,"user_id":2,]}"#).is_err());
+        assert!(serde_json::from_str::<Page<HistoryRow>>(r#"{"data":[{"user_id":1,"user_id":[}]}"#).is_err());
+    }
+
+    #[test]
     fn null_data_is_an_empty_page() {
         let page: Page<HistoryRow> = serde_json::from_str(r#"{"recordsFiltered":null,"data":null}"#).unwrap();
         assert!(page.data.is_empty());
@@ -425,7 +455,7 @@ mod tests {
             .into_iter()
             .filter_map(|r| match r {
                 MaybeRow::Row(r) => r.into_session(&mut strings, NOW, &mut stats).ok(),
-                MaybeRow::Unusable => None,
+                MaybeRow::Unusable | MaybeRow::Undecodable => None,
             })
             .collect();
         assert_eq!(sessions.len(), 3);

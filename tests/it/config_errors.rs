@@ -175,6 +175,31 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         want: "error: invalid value '0' for '--tautulli-max-body <TAUTULLI_MAX_BODY>'".into(),
     });
     cases.push(Case {
+        what: "zero refresh timeout",
+        args: serve(&["--refresh-timeout", "0s"]),
+        want: "error: --refresh-timeout: must be greater than zero".into(),
+    });
+    cases.push(Case {
+        what: "negative refresh timeout",
+        args: serve(&["--refresh-timeout", "-10m"]),
+        want: "error: invalid value '-10m' for '--refresh-timeout <TIMEOUT>': \"-10m\" is negative".into(),
+    });
+    cases.push(Case {
+        what: "a refresh timeout too long for the clock",
+        args: serve(&["--refresh-timeout", "99999d"]),
+        want: "error: invalid value '99999d' for '--refresh-timeout <TIMEOUT>': \"99999d\" is too long (at most 3650d)".into(),
+    });
+    cases.push(Case {
+        what: "zero max rows",
+        args: serve(&["--tautulli-max-rows", "0"]),
+        want: "error: --tautulli-max-rows: must be at least 1".into(),
+    });
+    cases.push(Case {
+        what: "max rows not a number",
+        args: serve(&["--tautulli-max-rows", "lots"]),
+        want: "error: invalid value 'lots' for '--tautulli-max-rows <TAUTULLI_MAX_ROWS>'".into(),
+    });
+    cases.push(Case {
         what: "bad trusted network",
         args: serve(&["--trusted-network", "alice=10.0.0.0/33"]),
         want: "error: --trusted-network: \"alice=10.0.0.0/33\": \"10.0.0.0/33\" is not a CIDR".into(),

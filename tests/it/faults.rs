@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use plex_sharing_exporter::simulator::{Dataset, FakeServer, FakeTautulli, Fault};
+use plex_sharing_exporter::simulator::{Dataset, FakeServer, FakeTautulli, Fault, GHOST_USER};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -69,9 +69,12 @@ async fn fails_then_recovers(brk: Break, reason: &str, extra: &[&str]) {
     let fake = FakeTautulli::new(standard_now(), KEY, jiff::tz::TimeZone::UTC);
     let mut server: FakeServer = fake.serve("127.0.0.1:0".parse().unwrap(), "").await.unwrap();
     let tautulli = format!("http://{}", server.addr());
-    let mut flags = FAST.to_vec();
-    if !extra.contains(&"--tautulli-retries") {
-        flags.extend_from_slice(&["--tautulli-retries", "0"]);
+    // FAST and no retries, unless `extra` sets them.
+    let mut flags = vec!["--refresh-interval", "200ms"];
+    for (flag, value) in [("--tautulli-timeout", "500ms"), ("--tautulli-retries", "0")] {
+        if !extra.contains(&flag) {
+            flags.extend_from_slice(&[flag, value]);
+        }
     }
     flags.extend_from_slice(extra);
     let exp = Exporter::start(&tautulli, KEY, &flags).await;
@@ -221,6 +224,120 @@ async fn an_oversized_body_is_refused_at_the_cap() {
         &["--tautulli-max-body", "64KiB"],
     )
     .await;
+}
+
+/// A refresh that pages, waits or locates past `--refresh-timeout` is abandoned there:
+/// here every request takes 1.5 s, well within `--tautulli-timeout`, and the refresh
+/// as a whole gets 1 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_past_its_deadline_is_abandoned() {
+    fails_then_recovers(
+        Break::Fault(Fault::Hang(Duration::from_millis(1500))),
+        "deadline",
+        &["--tautulli-timeout", "5s", "--refresh-timeout", "1s"],
+    )
+    .await;
+}
+
+/// History pages that never end and carry no usable count (`recordsFiltered: "n/a"`):
+/// the read stops at `--tautulli-max-rows` and the refresh fails, keeping the last
+/// good data. Every refresh is a full load, so every refresh pages every day.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_past_max_rows_fail_the_refresh_and_keep_the_last_good_data() {
+    let endless = Fault::EndlessPages {
+        cmd: "get_history",
+        garbage_count: true,
+    };
+    fails_then_recovers(
+        Break::Fault(endless),
+        "too_many_rows",
+        &[
+            "--tautulli-max-rows",
+            "100",
+            "--tautulli-page-size",
+            "50",
+            "--full-reload-interval",
+            "1ms",
+        ],
+    )
+    .await;
+}
+
+/// One refresh only (the interval is an hour): what a single read costs.
+const ONE_REFRESH: &[&str] = &["--refresh-interval", "1h", "--tautulli-timeout", "2s"];
+
+/// A users table whose pages are always full of new users, while `recordsFiltered`
+/// says 4: one page of 1000 already passes the count and its tolerance, so reading
+/// stops there, once, and the exporter is ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_table_that_never_ends_is_read_to_its_count_and_no_further() {
+    let (fake, url) = spawn_fake(standard_now(), "UTC").await;
+    fake.set_fault(Some(Fault::EndlessPages {
+        cmd: "get_users_table",
+        garbage_count: false,
+    }));
+    let exp = Exporter::start(&url, KEY, ONE_REFRESH).await;
+    let m = exp.wait_for("first refresh", |m| up(m) == Some(1.0)).await;
+    assert_standard_values(&m);
+    assert_eq!(fake.count("get_users_table"), 1, "one page, then stop");
+    assert_eq!(exp.get("/-/ready").await.0, 200);
+    let warned = exp.log_records().iter().any(|r| {
+        r["level"] == "WARN"
+            && r["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("users table kept sending new users"))
+    });
+    assert!(warned, "{:#?}", exp.logs());
+}
+
+/// History pages that are always full of new rows, while `recordsFiltered` gives the
+/// day's real count (0 to 6 here): each day is read up to its count plus the tolerance
+/// (100 rows), so at most 3 pages of 50, and every day is a counted mismatch.
+#[tokio::test(flavor = "multi_thread")]
+async fn history_pages_that_never_end_are_read_to_the_count_and_counted() {
+    let (fake, url) = spawn_fake(standard_now(), "UTC").await;
+    fake.set_fault(Some(Fault::EndlessPages {
+        cmd: "get_history",
+        garbage_count: false,
+    }));
+    let mut flags = ONE_REFRESH.to_vec();
+    flags.extend_from_slice(&["--tautulli-page-size", "50"]);
+    let exp = Exporter::start(&url, KEY, &flags).await;
+    let m = exp.wait_for("first refresh", |m| up(m) == Some(1.0)).await;
+    // --days 30 asks 33 server-local days (one of padding each side).
+    let days = 33;
+    let requests = fake.count("get_history");
+    assert!((days..=3 * days).contains(&requests), "{requests} requests");
+    assert_eq!(
+        sample(&m, "plex_sharing_history_count_mismatches_total{server=\"home\"}"),
+        Some(days as f64),
+        "{m}"
+    );
+    assert!(failure_reasons(&m).is_empty(), "{m}");
+    assert!(
+        m.contains(&format!("user_id=\"{GHOST_USER}\"")),
+        "the rows read are kept:\n{m}"
+    );
+    assert_eq!(exp.get("/-/ready").await.0, 200);
+}
+
+/// A row object with a key given twice, in the history, the users table and the live
+/// activity: each is one skipped row (counted for history), the rest of its page is
+/// read, and every refresh succeeds with the standard values.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_with_a_key_given_twice_is_one_skipped_row() {
+    let (fake, url) = spawn_fake(standard_now(), "UTC").await;
+    fake.set_fault(Some(Fault::DuplicateKeyRow));
+    let exp = Exporter::start(&url, KEY, FAST).await;
+    let m = succeeding_run(&exp, 3.0, "undecodable rows counted", |m| {
+        counter(m, "plex_sharing_history_rows_skipped_total", "undecodable") >= 1.0
+    })
+    .await;
+    assert_standard_values(&m);
+    assert!(!m.contains(&format!("user_id=\"{GHOST_USER}\"")), "{m}");
+    assert!(fake.count("get_users_table") >= 1 && fake.count("get_activity") >= 3);
+    let logs = exp.stop().await.join("\n");
+    assert!(!logs.contains("refresh failed"), "{logs}");
 }
 
 /// Metrics of a run whose refreshes all succeed, after at least `refreshes` of them.

@@ -49,6 +49,7 @@ pub fn options(interval: Duration) -> RefreshOptions {
         overlap: Duration::from_secs(12 * 3600),
         full_reload: Duration::from_secs(24 * 3600),
         users_refresh: Duration::from_secs(3600),
+        timeout: Duration::from_secs(600),
         rules: Rules::default(),
     }
 }
