@@ -187,7 +187,8 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
     cases.push(Case {
         what: "a refresh timeout too long for the clock",
         args: serve(&["--refresh-timeout", "99999d"]),
-        want: "error: invalid value '99999d' for '--refresh-timeout <TIMEOUT>': \"99999d\" is too long (at most 3650d)".into(),
+        want: "error: invalid value '99999d' for '--refresh-timeout <TIMEOUT>': \"99999d\" is too long (at most 3650d)"
+            .into(),
     });
     cases.push(Case {
         what: "zero max rows",

@@ -84,7 +84,10 @@ async fn a_full_house_turns_newcomers_away_but_still_answers_health_probes() {
     let rejected = metric_value(&m, "plex_sharing_web_connections_rejected_total").unwrap();
     assert!(rejected >= 3.0, "every turned-away connection is counted: {rejected}");
     // At least the scrape itself (closing connections may still be counted for a moment).
-    assert!(metric_value(&m, "plex_sharing_web_connections").is_some_and(|v| v >= 1.0), "{m}");
+    assert!(
+        metric_value(&m, "plex_sharing_web_connections").is_some_and(|v| v >= 1.0),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
