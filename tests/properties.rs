@@ -1,21 +1,27 @@
-//! Property tests (issue 7, part 3): arbitrary input through the lenient Tautulli row
-//! decoder, the address classifier and the detection core. Nothing may panic, and the
-//! invariants below hold for every input proptest can think of.
+//! Property tests (issue 7, part 3; issue 11): arbitrary input through the lenient
+//! Tautulli row decoder, the address classifier, the detection core and the user page's
+//! pictures. Nothing may panic, and the invariants below hold for every input proptest
+//! can think of.
 //!
 //! Bounded so CI runs them with `cargo test`: 256 cases per property (a few seconds in
 //! a debug build). `PROPTEST_CASES=100000 cargo test --release --test properties` runs
 //! a longer search.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use plex_sharing_exporter::detect::network::{canonical, is_private};
 use plex_sharing_exporter::detect::{
-    analyze_all, Network, Place, Places, Rules, ScoringProfile, Session, Strings, Trusted, UserFinding, UserInfo,
+    analyze_all, DeviceUsage, IpUsage, Jump, JumpEnd, Network, Overlap, Place, Places, Rules, ScoringProfile, Session,
+    Span, Strings, Trusted, UserFinding, UserInfo,
 };
 use plex_sharing_exporter::tautulli::lenient::MaybeRow;
 use plex_sharing_exporter::tautulli::model::{parse_ip, GeoRow, LiveRow, Page, UserRow, MAX_SESSION_SECONDS};
 use plex_sharing_exporter::tautulli::{DecodeStats, HistoryRow};
+use plex_sharing_exporter::web::mask::IpView;
+use plex_sharing_exporter::web::svg::{
+    self, MAX_DAY_LINES, MAX_LANES, MAX_MAP_JUMPS, MAX_OVERLAP_MARKS, MAX_SESSION_BARS,
+};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -636,6 +642,257 @@ proptest! {
         }
         for f in analyze_all(&h.sessions, &h.users, &h.strings, &h.places, &rules) {
             prop_assert_eq!((f.concurrent_sessions, f.concurrent_device_pairs, f.teleportations), (0, 0, 0));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- pictures
+
+/// Any f64, biased towards what breaks arithmetic and what is just off the globe.
+fn wild_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        prop::sample::select(vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            1e300,
+            -1e300,
+            1e8,
+            -1e8,
+            90.0,
+            91.0,
+            -180.0,
+            -181.0,
+            0.0,
+            -0.0,
+        ]),
+        -200.0f64..200.0,
+    ]
+}
+
+/// Any time, biased towards the ends of i64 and towards "recently".
+fn wild_time() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        any::<i64>(),
+        prop::sample::select(vec![i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 86_400, 0, -1]),
+        NOW - 40 * 86_400..NOW + 86_400,
+    ]
+}
+
+/// Text from Tautulli or GeoIP, sometimes long and made of what escaping lengthens most.
+fn wild_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => text(),
+        1 => (prop::sample::select(vec!["\"", "&", "<", "😀"]), 0usize..600).prop_map(|(c, n)| c.repeat(n)),
+    ]
+}
+
+fn wild_place() -> impl Strategy<Value = Place> {
+    (
+        wild_f64(),
+        wild_f64(),
+        prop::option::of(wild_f64()),
+        prop::option::of(wild_text()),
+    )
+        .prop_map(|(latitude, longitude, accuracy_radius_km, city)| Place {
+            city,
+            region: None,
+            country: Some("Somewhere".into()),
+            country_code: None,
+            latitude,
+            longitude,
+            accuracy_radius_km,
+        })
+}
+
+fn jump_end(time: i64, place: Place, machine: &str) -> JumpEnd {
+    JumpEnd {
+        row_id: 1,
+        time,
+        event: "start",
+        ip: IpAddr::from([81, 1, 1, 1]),
+        place,
+        machine_id: machine.into(),
+        platform: "Roku".into(),
+    }
+}
+
+fn wild_jump() -> impl Strategy<Value = Jump> {
+    (wild_place(), wild_place(), wild_f64(), wild_time(), wild_time()).prop_map(|(a, b, km, t0, t1)| Jump {
+        from: jump_end(t0, a, "tv"),
+        to: jump_end(t1, b, "phone"),
+        distance_km: km,
+        hours: 0.001,
+        speed_kmh: km,
+    })
+}
+
+/// A session span at any times, on any device and address index (mostly small ones).
+fn wild_span() -> impl Strategy<Value = Span> {
+    let index = || prop_oneof![8 => 0u32..64, 1 => any::<u32>()];
+    (
+        wild_time(),
+        wild_time(),
+        index(),
+        prop::option::of(index()),
+        any::<bool>(),
+    )
+        .prop_map(|(t0, t1, device, ip, concurrent)| Span::new(t0, t1, device, ip, concurrent))
+}
+
+/// A finding with arbitrary devices, addresses, overlaps and session spans (device and
+/// address indices may point past the lists), and locations for some addresses.
+fn wild_finding() -> impl Strategy<Value = (UserFinding, HashMap<IpAddr, String>)> {
+    let device = (wild_text(), wild_text(), wild_text()).prop_map(|(machine_id, platform, player)| DeviceUsage {
+        machine_id,
+        platform,
+        player,
+        plays: 1,
+        watch_time_seconds: 60,
+        ips: Vec::new(),
+        heavy: false,
+    });
+    let usage = ip().prop_map(|ip| IpUsage {
+        ip,
+        network: Network::of(ip).to_string(),
+        plays: 1,
+        watch_time_seconds: 60,
+        platforms: Vec::new(),
+    });
+    let overlap =
+        (wild_time(), wild_time(), wild_text(), prop::option::of(ip())).prop_map(|(started, seconds, machine, ip)| {
+            Overlap {
+                first_row_id: 1,
+                second_row_id: 2,
+                first_machine_id: machine.as_str().into(),
+                second_machine_id: "other".into(),
+                first_ip: ip,
+                second_ip: None,
+                first_network: Network::Lan,
+                second_network: Network::Lan,
+                started,
+                seconds,
+            }
+        });
+    (
+        wild_text(),
+        prop::collection::vec(device, 0..60),
+        prop::collection::vec(usage, 0..30),
+        prop::collection::vec(overlap, 0..260),
+        prop_oneof![3 => prop::collection::vec(wild_span(), 0..60), 1 => prop::collection::vec(wild_span(), 1900..2300)],
+        prop::collection::vec(wild_text(), 0..30),
+    )
+        .prop_map(|(user, device_usage, ip_usage, overlaps, spans, places)| {
+            let locations = ip_usage.iter().map(|u| u.ip).zip(places).collect();
+            let f = UserFinding {
+                user,
+                device_usage,
+                ip_usage,
+                overlaps,
+                spans,
+                ..UserFinding::default()
+            };
+            (f, locations)
+        })
+}
+
+/// Most bytes one drawn item (a lane, a day line, a bar, a grid line, a jump, a place)
+/// takes: its markup (under 350 bytes) and a text of at most 200 characters, escaped
+/// (at most 6 bytes a character).
+const ITEM_BYTES: usize = 1_600;
+
+/// Every position and width in the markup is finite and near the picture (no NaN, no
+/// inf, no 1e300).
+fn coordinates_are_sane(svg: &str) -> Result<(), TestCaseError> {
+    for attr in [
+        " x=\"",
+        " y=\"",
+        " x1=\"",
+        " x2=\"",
+        " y1=\"",
+        " y2=\"",
+        " cx=\"",
+        " cy=\"",
+        " width=\"",
+    ] {
+        for part in svg.split(attr).skip(1) {
+            let v: f64 = part.split('"').next().unwrap_or("").parse().unwrap_or(f64::NAN);
+            prop_assert!(v.is_finite() && v.abs() <= 10_000.0, "{attr}{v}");
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The timeline of any finding over any window: no panic, every loop capped, at most
+    /// ITEM_BYTES per item for a fixed number of items (about 3.8 MB), all of it on the
+    /// picture.
+    #[test]
+    fn the_timeline_is_bounded_for_any_finding_and_window(
+        (f, locations) in wild_finding(),
+        window in (wild_time(), wild_time()),
+        mask in any::<bool>(),
+    ) {
+        let t = svg::timeline(&f, window, IpView { mask }, &locations);
+        let items = (MAX_LANES + 1) + (MAX_DAY_LINES as usize + 1) + MAX_OVERLAP_MARKS + MAX_SESSION_BARS + 1;
+        prop_assert!(t.svg.len() <= items * ITEM_BYTES, "{} bytes", t.svg.len());
+        prop_assert!(t.svg.starts_with("<svg") && t.svg.ends_with("</svg>"));
+        prop_assert!(t.svg.matches(r#"class="lane""#).count() <= MAX_LANES + 1);
+        prop_assert!(t.svg.matches("<line").count() <= MAX_DAY_LINES as usize + 2);
+        let bars = t.svg.matches("<rect").count() - t.svg.matches(r#"<rect x="0""#).count();
+        prop_assert!(bars <= MAX_OVERLAP_MARKS + MAX_SESSION_BARS, "{bars} bars");
+        prop_assert!(t.legend.len() <= 12);
+        coordinates_are_sane(&t.svg)?;
+    }
+
+    /// The travel map of any jumps between any places: no panic, at most 2 *
+    /// MAX_MAP_JUMPS places and MAX_MAP_JUMPS jumps, at most ITEM_BYTES per item (about
+    /// 300 KB), every point on the picture.
+    #[test]
+    fn the_travel_map_is_bounded_for_any_places(jumps in prop_oneof![
+        3 => prop::collection::vec(wild_jump(), 0..12),
+        1 => prop::collection::vec(wild_jump(), 40..120),
+    ]) {
+        if let Some(map) = svg::travel_map(&jumps) {
+            prop_assert!(map.matches("<circle").count() <= 2 * MAX_MAP_JUMPS);
+            // 16 grid lines each way at most, and one line per jump.
+            prop_assert!(map.matches("<line").count() <= 2 * 16 + MAX_MAP_JUMPS);
+            prop_assert!(map.len() <= (1 + 2 * 16 + 3 * MAX_MAP_JUMPS) * ITEM_BYTES, "{} bytes", map.len());
+            coordinates_are_sane(&map)?;
+        }
+    }
+
+    /// Detection given places off the globe (a GeoIP answer that slipped past the
+    /// locator's check): no panic, and no jump leaves the globe or is longer than half
+    /// a great circle.
+    #[test]
+    fn jumps_stay_on_the_globe_whatever_the_places(
+        specs in prop::collection::vec(spec(), 0..16),
+        places in prop::collection::vec(wild_place(), 1..6),
+        rules in rules(),
+    ) {
+        let mut h = history(&specs, &[(0.0, 0.0)]);
+        for (i, p) in h.places.values_mut().enumerate() {
+            let wild = &places[i % places.len()];
+            p.latitude = wild.latitude;
+            p.longitude = wild.longitude;
+            p.accuracy_radius_km = wild.accuracy_radius_km;
+        }
+        for f in analyze_all(&h.sessions, &h.users, &h.strings, &h.places, &rules) {
+            prop_assert!(f.score.is_finite());
+            for j in &f.jumps {
+                for p in [&j.from.place, &j.to.place] {
+                    prop_assert!((-90.0..=90.0).contains(&p.latitude) && (-180.0..=180.0).contains(&p.longitude), "{p:?}");
+                }
+                prop_assert!((0.0..=20_016.0).contains(&j.distance_km), "{j:?}");
+                prop_assert!(j.speed_kmh.is_finite(), "{j:?}");
+            }
         }
     }
 }

@@ -86,6 +86,19 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     R * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
 }
 
+/// The coordinates are a place on Earth. GeoIP rejects other answers; a place that
+/// still got here is skipped like a country-level one rather than make a jump of any
+/// length.
+fn on_globe(p: &Place) -> bool {
+    (-90.0..=90.0).contains(&p.latitude) && (-180.0..=180.0).contains(&p.longitude)
+}
+
+/// The accuracy radius to subtract: 0 when unknown, negative or NaN (a negative one
+/// would lengthen the distance instead of shortening it).
+fn radius_km(p: &Place) -> f64 {
+    p.accuracy_radius_km.filter(|r| *r > 0.0).unwrap_or(0.0)
+}
+
 struct Event<'a> {
     time: i64,
     index: usize,
@@ -126,7 +139,7 @@ pub fn find_jumps(
         let Some(place) = places.get(&network::canonical(ip)) else {
             continue;
         };
-        if place.city.as_deref().is_none_or(str::is_empty) {
+        if place.city.as_deref().is_none_or(str::is_empty) || !on_globe(place) {
             continue;
         }
         events.push(Event {
@@ -166,7 +179,7 @@ pub fn find_jumps(
                 continue;
             }
         }
-        let radii = a.place.accuracy_radius_km.unwrap_or(0.0) + b.place.accuracy_radius_km.unwrap_or(0.0);
+        let radii = radius_km(a.place) + radius_km(b.place);
         let distance_km =
             (haversine_km(a.place.latitude, a.place.longitude, b.place.latitude, b.place.longitude) - radii).max(0.0);
         if distance_km < rules.min_distance_km {

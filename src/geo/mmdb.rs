@@ -108,6 +108,37 @@ fn place_from_record(r: &Value) -> Option<Place> {
         country_code,
         latitude,
         longitude,
-        accuracy_radius_km: number(location.and_then(|l| l.get("accuracy_radius"))).filter(|a| *a > 0.0),
+        // 0 means "no radius"; a negative one is kept so the range check rejects the record.
+        accuracy_radius_km: number(location.and_then(|l| l.get("accuracy_radius"))).filter(|a| *a != 0.0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn db(record: Value) -> MmdbProvider {
+        let mut w = mmdb_writer::Writer::new("GeoLite2-City");
+        w.insert("81.1.1.0/24".parse::<ipnet::IpNet>().unwrap(), &record)
+            .unwrap();
+        MmdbProvider::from_bytes(w.to_bytes().unwrap()).unwrap()
+    }
+
+    fn located(record: Value) -> Option<Place> {
+        db(record).locate("81.1.1.1".parse().unwrap()).unwrap()
+    }
+
+    /// The reader passes a broken record's numbers on as they are, for the locator's
+    /// range check to reject and count (a reader that clamped them would hide the fault).
+    #[test]
+    fn out_of_range_numbers_reach_the_range_check() {
+        let p = located(json!({"city": "X", "latitude": 91.0, "longitude": 1e300})).unwrap();
+        assert_eq!((p.latitude, p.longitude), (91.0, 1e300));
+        assert_eq!(super::super::check_place(&p), Err("latitude"));
+        let p = located(json!({"city": "X", "location": {"latitude": 1.0, "longitude": 2.0, "accuracy_radius": -5.0}}))
+            .unwrap();
+        assert_eq!(p.accuracy_radius_km, Some(-5.0));
+        assert_eq!(super::super::check_place(&p), Err("accuracy_radius"));
+    }
 }

@@ -2,6 +2,10 @@
 //! `get_geoip_lookup` as a fallback, or a fixed table for the demo) behind a moka cache
 //! that coalesces concurrent lookups of one address and keeps failures for a shorter
 //! time so a dead provider is not hammered. Private addresses are never looked up.
+//!
+//! Every answer is range-checked ([`check_place`]) before it is used: a coordinate off
+//! the globe is a broken provider, not a place, and the map and travel maths downstream
+//! may then rely on real coordinates.
 
 pub mod mmdb;
 
@@ -71,6 +75,28 @@ impl Provider {
     }
 }
 
+/// Largest accuracy radius believed, km. The farthest two places on Earth are half a
+/// great circle apart (about 20,015 km); a radius beyond that covers the whole planet,
+/// says nothing about where the address is, and only comes from a broken answer
+/// (MaxMind's radii are at most about 1,000 km).
+pub const MAX_ACCURACY_RADIUS_KM: f64 = 20_000.0;
+
+/// `Err(field)` when a number of `p` cannot be a place on Earth: latitude outside
+/// [-90, 90], longitude outside [-180, 180], an accuracy radius below 0 or above
+/// [`MAX_ACCURACY_RADIUS_KM`], or any of them not finite.
+pub fn check_place(p: &Place) -> Result<(), &'static str> {
+    if !(-90.0..=90.0).contains(&p.latitude) {
+        return Err("latitude");
+    }
+    if !(-180.0..=180.0).contains(&p.longitude) {
+        return Err("longitude");
+    }
+    match p.accuracy_radius_km {
+        Some(r) if !(0.0..=MAX_ACCURACY_RADIUS_KM).contains(&r) => Err("accuracy_radius"),
+        _ => Ok(()),
+    }
+}
+
 /// Cache and failure policy.
 #[derive(Debug, Clone, Copy)]
 pub struct CacheOptions {
@@ -112,7 +138,7 @@ impl Expiry<IpAddr, Located> for Ttl {
     }
 }
 
-/// Lookups by provider and outcome (`hit`, `miss`, `error`), plus cache hits.
+/// Lookups by provider and outcome (`hit`, `miss`, `invalid`, `error`), plus cache hits.
 #[derive(Debug, Default)]
 pub struct LookupStats {
     counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
@@ -197,13 +223,30 @@ impl Locator {
         let mut failed = false;
         for p in self.providers.iter() {
             match p.locate(ip).await {
-                Ok(Some(place)) => {
-                    self.stats.add(p.name(), "hit");
-                    return Located {
-                        place: Some(Arc::new(place)),
-                        failed: false,
-                    };
-                }
+                Ok(Some(place)) => match check_place(&place) {
+                    Ok(()) => {
+                        self.stats.add(p.name(), "hit");
+                        return Located {
+                            place: Some(Arc::new(place)),
+                            failed: false,
+                        };
+                    }
+                    // Unlocated like a miss, but kept only for the failure TTL: the
+                    // provider is broken, and a fixed one should be asked again soon.
+                    Err(field) => {
+                        self.stats.add(p.name(), "invalid");
+                        tracing::debug!(
+                            provider = p.name(),
+                            %ip,
+                            field,
+                            latitude = place.latitude,
+                            longitude = place.longitude,
+                            accuracy_radius_km = place.accuracy_radius_km,
+                            "GeoIP answer is not a place on Earth; address left unlocated"
+                        );
+                        failed = true;
+                    }
+                },
                 Ok(None) => self.stats.add(p.name(), "miss"),
                 Err(e) => {
                     self.stats.add(p.name(), "error");
@@ -261,6 +304,79 @@ mod tests {
         let s = loc.stats().snapshot();
         assert_eq!(s.get(&("table", "hit")), Some(&1));
         assert_eq!(s.get(&("cache", "hit")), Some(&1));
+    }
+
+    fn at(lat: f64, lon: f64, radius: Option<f64>) -> Place {
+        Place {
+            accuracy_radius_km: radius,
+            ..place("Somewhere", lat, lon)
+        }
+    }
+
+    #[test]
+    fn places_on_earth_pass_the_range_check() {
+        for p in [
+            at(0.0, 0.0, None),
+            at(90.0, 180.0, Some(0.0)),
+            at(-90.0, -180.0, Some(MAX_ACCURACY_RADIUS_KM)),
+            at(40.7, -74.0, Some(1000.0)),
+        ] {
+            assert_eq!(check_place(&p), Ok(()), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn each_impossible_number_fails_the_range_check() {
+        let cases = [
+            (at(90.5, 0.0, None), "latitude"),
+            (at(-91.0, 0.0, None), "latitude"),
+            (at(f64::NAN, 0.0, None), "latitude"),
+            (at(f64::INFINITY, 0.0, None), "latitude"),
+            (at(0.0, 180.01, None), "longitude"),
+            (at(0.0, -1e8, None), "longitude"),
+            (at(0.0, 1e300, None), "longitude"),
+            (at(0.0, f64::NAN, None), "longitude"),
+            (at(0.0, f64::NEG_INFINITY, None), "longitude"),
+            (at(0.0, 0.0, Some(-1.0)), "accuracy_radius"),
+            (at(0.0, 0.0, Some(20_001.0)), "accuracy_radius"),
+            (at(0.0, 0.0, Some(f64::NAN)), "accuracy_radius"),
+            (at(0.0, 0.0, Some(f64::INFINITY)), "accuracy_radius"),
+        ];
+        for (p, field) in cases {
+            assert_eq!(check_place(&p), Err(field), "{p:?}");
+        }
+    }
+
+    /// An impossible answer leaves the address unlocated, counts as `invalid`, lets the
+    /// next provider answer, and is kept for the failure TTL only.
+    #[tokio::test]
+    async fn impossible_answers_are_counted_and_left_unlocated() {
+        let broken = Provider::Table(Arc::new(HashMap::from([
+            ("81.1.1.1".parse().unwrap(), at(0.0, 1e300, None)),
+            ("82.2.2.2".parse().unwrap(), at(91.0, 0.0, None)),
+            ("83.3.3.3".parse().unwrap(), at(1.0, 2.0, Some(f64::INFINITY))),
+        ])));
+        let loc = Locator::new(
+            vec![broken, table()],
+            CacheOptions {
+                failure_ttl: Duration::ZERO,
+                ..CacheOptions::default()
+            },
+        );
+        let places = loc
+            .locate_all(["81.1.1.1", "82.2.2.2", "83.3.3.3"].map(|s| s.parse().unwrap()))
+            .await;
+        let cities: Vec<_> = places.values().map(|p| p.city.as_deref()).collect();
+        assert_eq!(cities, [Some("New York")], "only the second provider's good answer");
+        let s = loc.stats().snapshot();
+        assert_eq!(s.get(&("table", "invalid")), Some(&3));
+        assert_eq!(s.get(&("table", "hit")), Some(&1));
+        assert_eq!(s.get(&("table", "miss")), Some(&2));
+        // Kept for the failure TTL (zero here): asked again, not served from the cache.
+        assert!(loc.locate("82.2.2.2".parse().unwrap()).await.is_none());
+        let s = loc.stats().snapshot();
+        assert_eq!(s.get(&("table", "invalid")), Some(&4));
+        assert_eq!(s.get(&("cache", "hit")), None);
     }
 
     #[tokio::test]

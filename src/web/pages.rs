@@ -419,6 +419,14 @@ pub fn user(s: &Settings, server: &str, snap: &Snapshot, f: &UserFinding) -> Str
             f.device_usage.len()
         );
     }
+    if t.sessions_not_drawn > 0 {
+        let _ = write!(
+            b,
+            r#"<p class="muted">{} sessions are not drawn: the picture shows at most {} (concurrent ones first, then the most recent).</p>"#,
+            t.sessions_not_drawn,
+            svg::MAX_SESSION_BARS
+        );
+    }
 
     // Report 1: device breakdown.
     let _ = write!(

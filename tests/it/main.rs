@@ -5,6 +5,7 @@ mod cli;
 mod config_errors;
 mod faults;
 mod helpers;
+mod hostile_geo;
 mod pages;
 mod parity;
 mod prometheus_e2e;
