@@ -1,0 +1,156 @@
+//! `--config.file`: several Tautulli servers in YAML, and where `serve`'s servers come
+//! from (the file or the flags), read at start and on every reload.
+
+use std::path::PathBuf;
+
+use super::tautulli::TautulliArgs;
+use super::units::parse_duration;
+use super::{bad, ConfigError, ServeArgs};
+use crate::tautulli::ClientOptions;
+
+/// One Tautulli server of the configuration file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// The `server` label: letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// Tautulli URL.
+    pub url: String,
+    /// API key (prefer `api_key_file`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// File holding the API key.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// Request timeout, e.g. `30s`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The servers to watch.
+    pub servers: Vec<ServerEntry>,
+}
+
+/// A named, validated Tautulli server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// `server` label.
+    pub name: String,
+    /// Client options.
+    pub client: ClientOptions,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Read and validate the servers of a configuration file; `base` gives the defaults
+/// (timeouts, retries) of the command line.
+pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<Vec<Server>, ConfigError> {
+    let flag = "--config.file";
+    let text = std::fs::read_to_string(path).map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
+    let file: ConfigFile = serde_yaml_ng::from_str(&text).map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
+    if file.servers.is_empty() {
+        return Err(bad(
+            flag,
+            format!("{}: servers: list at least one server", path.display()),
+        ));
+    }
+    let mut out: Vec<Server> = Vec::new();
+    for (i, e) in file.servers.iter().enumerate() {
+        let at =
+            |field: &str, problem: String| bad(flag, format!("{}: servers[{i}].{field}: {problem}", path.display()));
+        if !valid_name(&e.name) {
+            return Err(at(
+                "name",
+                format!("{:?} must be letters, digits, '.', '_' or '-'", e.name),
+            ));
+        }
+        if out.iter().any(|s| s.name == e.name) {
+            return Err(at("name", format!("{:?} is used twice", e.name)));
+        }
+        let args = TautulliArgs {
+            tautulli_url: Some(e.url.clone()),
+            tautulli_api_key: e.api_key.clone(),
+            tautulli_api_key_file: e.api_key_file.clone(),
+            tautulli_timeout: match &e.timeout {
+                Some(t) => parse_duration(t).map_err(|p| at("timeout", p))?,
+                None => base.tautulli_timeout,
+            },
+            ..base.clone()
+        };
+        let client = args.resolve(None).map_err(|c| {
+            let field = match c.flag.as_str() {
+                "--tautulli-url" => "url",
+                "--tautulli-api-key-file" => "api_key_file",
+                "--tautulli-api-key" => "api_key",
+                _ => "timeout",
+            };
+            at(field, c.problem)
+        })?;
+        out.push(Server {
+            name: e.name.clone(),
+            client,
+        });
+    }
+    Ok(out)
+}
+
+/// Where `serve`'s servers come from: `--config.file`, or the Tautulli flags. Read at
+/// start and again on every reload (which picks up a rotated key file too).
+#[derive(Debug, Clone)]
+pub struct ServerSource {
+    config_file: Option<PathBuf>,
+    tautulli: TautulliArgs,
+    server_name: String,
+}
+
+impl ServerSource {
+    /// The servers to watch: from the configuration file, or the single one of the flags.
+    pub fn load(&self) -> Result<Vec<Server>, ConfigError> {
+        match &self.config_file {
+            Some(path) => {
+                if self.tautulli.tautulli_url.is_some() {
+                    return Err(bad(
+                        "--config.file",
+                        "give either --config.file or --tautulli-url, not both",
+                    ));
+                }
+                load_config_file(path, &self.tautulli)
+            }
+            None => {
+                if !valid_name(&self.server_name) {
+                    return Err(bad("--server-name", "must be letters, digits, '.', '_' or '-'"));
+                }
+                let client = self.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
+                Ok(vec![Server {
+                    name: self.server_name.clone(),
+                    client,
+                }])
+            }
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Where the servers come from.
+    pub fn server_source(&self) -> ServerSource {
+        ServerSource {
+            config_file: self.config_file.clone(),
+            tautulli: self.tautulli.clone(),
+            server_name: self.server_name.clone(),
+        }
+    }
+
+    /// The servers to watch: from the configuration file, or the single one of the flags.
+    pub fn servers(&self) -> Result<Vec<Server>, ConfigError> {
+        self.server_source().load()
+    }
+}
