@@ -1,16 +1,15 @@
 //! The commands: wire a source (Tautulli, GeoIP) through detection into a sink.
 
-use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal, Write};
 
 use jiff::Timestamp;
 
 use crate::config::{self, ConfigError, Format, ReportArgs};
-use crate::detect::{self, network, Places, Rules, Session, UserFinding, UserInfo};
+use crate::detect::{Rules, UserFinding};
 use crate::geo::{self, CacheOptions, Locator, MmdbProvider, Provider};
-use crate::report::{self, json, text, Context};
+use crate::refresh::{RefreshError, Refresher, Scope};
+use crate::report::{json, text, Context};
 use crate::tautulli::{self, Client, HistoryFetch};
-use crate::window::Window;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,17 +41,6 @@ impl AppError {
     }
 }
 
-/// Public, non-relayed addresses worth locating.
-pub fn addresses_to_locate(sessions: &[Session]) -> HashSet<std::net::IpAddr> {
-    sessions
-        .iter()
-        .filter(|s| !s.relayed)
-        .filter_map(|s| s.ip)
-        .filter(|ip| !network::is_private(*ip))
-        .map(network::canonical)
-        .collect()
-}
-
 /// Sort findings most suspicious first (score, then concurrent sessions, then name).
 pub fn sort_findings<F: std::borrow::Borrow<UserFinding>>(findings: &mut [F]) {
     findings.sort_by(|a, b| {
@@ -66,6 +54,7 @@ pub fn sort_findings<F: std::borrow::Borrow<UserFinding>>(findings: &mut [F]) {
 }
 
 /// A progress line on stderr, drawn only when stderr is a terminal.
+#[derive(Clone, Copy)]
 struct Progress {
     enabled: bool,
 }
@@ -100,85 +89,44 @@ impl Progress {
     }
 }
 
-/// `report`: read, detect, print.
+/// `report`: one refresh, as `serve` runs it (narrowed to `--user`, without live
+/// streams, with a progress line), then the terminal or JSON report of its snapshot.
 pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), AppError> {
     let opts = args.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
     let rules: Rules = args.detect.resolve()?;
     let tz = config::time_zone(&args.timezone)?;
-    let mut providers = Vec::new();
-    if let Some(path) = &args.geoip_db {
-        providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| ConfigError {
-            flag: "--geoip-db".into(),
-            problem: e.to_string(),
-        })?));
-    }
     let client = Client::new(opts)?;
-    if args.geo {
-        providers.push(Provider::Tautulli(client.clone()));
-    }
-    let geo_enabled = !providers.is_empty();
+    let providers = geo_providers(args.geoip_db.as_deref(), args.geo.then_some(&client))?;
     let locator = Locator::new(providers, CacheOptions::default());
-
+    let refresh = config::RefreshArgs::default().resolve(args.detect.days, rules.clone())?;
     let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
-    let since = now - i64::from(args.detect.days) * 86_400;
-
-    let table: BTreeMap<i64, UserInfo> = client.users().await?.into_iter().map(|u| (u.user_id, u)).collect();
-    let only: Option<String> = match &args.user {
-        None => None,
-        Some(name) => {
-            let ids: Vec<String> = table
-                .values()
-                .filter(|u| u.matches(name))
-                .map(|u| u.user_id.to_string())
-                .collect();
-            if ids.is_empty() {
-                return Err(AppError::UnknownUser(name.clone()));
-            }
-            Some(ids.join(","))
-        }
-    };
 
     let progress = Progress::new();
-    let mut window = Window::full(now);
-    let fetched = client
-        .history_filtered(since, now, only.as_deref(), |rows, f| {
-            window.add(rows, since, now);
-            progress.update(f);
-        })
-        .await;
+    let mut refresher = Refresher::scoped(Scope {
+        user: args.user.clone(),
+        skip_live: true,
+        progress: Some(Box::new(move |f| progress.update(f))),
+    });
+    let result = refresher.refresh("report", &client, &locator, &refresh, now).await;
     progress.finish();
-    let fetch = fetched?;
-    window.finish(now, args.detect.days);
-    let mut decode = window.decode_stats().clone();
-    fetch.add_dropped_to(&mut decode);
-    let read = crate::refresh::ReadStats::new(&decode, &fetch);
-    if !read.is_clean() {
+    let snapshot = match result {
+        Ok(s) => s,
+        Err(RefreshError::UnknownUser(name)) => return Err(AppError::UnknownUser(name)),
+        Err(RefreshError::Tautulli(e)) => return Err(AppError::Tautulli(e)),
+    };
+    if !snapshot.read.is_clean() {
         tracing::warn!(
-            skipped = ?read.skipped,
-            repaired = ?read.repaired,
-            count_mismatches = read.count_mismatches,
+            skipped = ?snapshot.read.skipped,
+            repaired = ?snapshot.read.repaired,
+            count_mismatches = snapshot.read.count_mismatches,
             "some history rows were skipped or repaired"
         );
     }
-    let users = window.users_with(&table);
-    let sessions = window.sessions();
-
-    let places: Places = if geo_enabled {
-        locator.locate_all(addresses_to_locate(sessions)).await
-    } else {
-        Places::new()
-    };
-    let mut findings = detect::analyze_all(sessions, &users, window.strings(), &places, &rules);
-    sort_findings(&mut findings);
-
+    let findings = &snapshot.findings;
     let ctx = Context {
         tz,
-        locations: if geo_enabled {
-            report::location_labels(&findings, &places)
-        } else {
-            Default::default()
-        },
-        window: (since, now),
+        locations: snapshot.locations.clone(),
+        window: snapshot.window,
         generated_at: Timestamp::now().as_second(),
     };
     match args.format {
@@ -186,21 +134,17 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
             let source = json::Source {
                 tautulli_url: client.url().to_string(),
                 api_requests: client.stats().total(),
-                rows_received: fetch.rows,
-                sessions: sessions.len() as u64,
-                rows_skipped: decode
-                    .skipped
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), *v))
-                    .collect(),
-                count_mismatches: fetch.count_mismatches.clone(),
+                rows_received: snapshot.received,
+                sessions: snapshot.rows as u64,
+                rows_skipped: snapshot.read.skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                count_mismatches: snapshot.count_mismatches.clone(),
             };
-            let doc = json::document(&findings, &ctx, &rules.scoring, rules.min_score, source);
+            let doc = json::document(findings, &ctx, &rules.scoring, rules.min_score, source);
             serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         Format::Text => {
-            let flagged: Vec<&UserFinding> = findings.iter().filter(|f| f.flagged).collect();
+            let flagged: Vec<&UserFinding> = findings.iter().map(|f| &**f).filter(|f| f.flagged).collect();
             if flagged.is_empty() {
                 writeln!(out, "{}", text::NOBODY_FLAGGED)?;
             } else {
@@ -210,7 +154,7 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
                 }
             }
             if args.top_ips {
-                let all: Vec<&UserFinding> = findings.iter().collect();
+                let all: Vec<&UserFinding> = findings.iter().map(|f| &**f).collect();
                 text::ip_report(out, &all, &ctx)?;
             }
         }
@@ -257,7 +201,7 @@ pub async fn bind(web: &config::Web) -> Result<tokio::net::TcpListener, AppError
 /// `--web.config.file` only.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
-    servers: Vec<std::sync::Arc<crate::refresh::ServerState>>,
+    servers: Vec<std::sync::Arc<crate::snapshot::ServerState>>,
     locator: Locator,
     opts: crate::refresh::RefreshOptions,
     web: config::Web,
@@ -269,7 +213,7 @@ pub async fn serve_on(
 /// [`serve_on`], with the servers read again from `source` on every reload.
 async fn serve_with(
     listener: tokio::net::TcpListener,
-    servers: Vec<std::sync::Arc<crate::refresh::ServerState>>,
+    servers: Vec<std::sync::Arc<crate::snapshot::ServerState>>,
     source: Option<config::ServerSource>,
     locator: Locator,
     opts: crate::refresh::RefreshOptions,
@@ -336,18 +280,17 @@ async fn serve_with(
     Ok(())
 }
 
-fn geo_providers(geo: &config::GeoArgs, fallback: Option<&Client>) -> Result<Vec<Provider>, AppError> {
+/// The GeoIP chain: the local database first, then Tautulli's lookup when asked for.
+fn geo_providers(geoip_db: Option<&std::path::Path>, tautulli: Option<&Client>) -> Result<Vec<Provider>, AppError> {
     let mut providers = Vec::new();
-    if let Some(path) = &geo.geoip_db {
+    if let Some(path) = geoip_db {
         providers.push(Provider::Mmdb(MmdbProvider::open(path).map_err(|e| ConfigError {
             flag: "--geoip-db".into(),
             problem: e.to_string(),
         })?));
     }
-    if geo.geo {
-        if let Some(c) = fallback {
-            providers.push(Provider::Tautulli(c.clone()));
-        }
+    if let Some(c) = tautulli {
+        providers.push(Provider::Tautulli(c.clone()));
     }
     Ok(providers)
 }
@@ -360,9 +303,10 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
     let web = args.web.resolve()?;
     let states: Vec<_> = servers
         .into_iter()
-        .map(|s| Client::new(s.client).map(|c| std::sync::Arc::new(crate::refresh::ServerState::new(&s.name, c))))
+        .map(|s| Client::new(s.client).map(|c| std::sync::Arc::new(crate::snapshot::ServerState::new(&s.name, c))))
         .collect::<Result<_, _>>()?;
-    let providers = geo_providers(&args.geo, states.first().map(|s| &s.client))?;
+    let fallback = states.first().map(|s| &s.client).filter(|_| args.geo.geo);
+    let providers = geo_providers(args.geo.geoip_db.as_deref(), fallback)?;
     let locator = Locator::new(
         providers,
         CacheOptions {
@@ -395,10 +339,7 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
     let web = args.web.resolve()?;
     let refresh = config::RefreshArgs {
         interval: args.refresh_interval,
-        overlap: std::time::Duration::from_secs(12 * 3600),
-        full_reload: std::time::Duration::from_secs(24 * 3600),
-        users_refresh: std::time::Duration::from_secs(3600),
-        timeout: std::time::Duration::from_secs(600),
+        ..config::RefreshArgs::default()
     };
     let opts = refresh.resolve(args.detect.days, rules)?;
     let now = Timestamp::now().as_second();
@@ -431,6 +372,6 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
         "plex-sharing-exporter demo: open {}/ (metrics at {}{}, listening on {addr}); Ctrl-C to stop",
         web.external_url, web.external_url, web.telemetry_path
     );
-    let states = vec![Arc::new(crate::refresh::ServerState::new("demo", client))];
+    let states = vec![Arc::new(crate::snapshot::ServerState::new("demo", client))];
     serve_on(listener, states, locator, opts, web, shutdown_signal()).await
 }

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::geo::Locator;
-use crate::refresh::{self, RefreshOptions, ServerState};
+use crate::refresh::{self, RefreshOptions};
+use crate::snapshot::ServerState;
 use crate::tautulli::{self, Client, ClientOptions};
 
 /// What a [`Fleet::replace`] did, by server name.

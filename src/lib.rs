@@ -10,7 +10,9 @@
 //! - [`geo`]: where an address is: local `.mmdb`, Tautulli's lookup, a moka cache.
 //! - [`report`]: the terminal and JSON reports of the `report` command.
 //! - [`window`]: the rolling history window and its incremental refresh.
-//! - [`refresh`]: the per-server refresh loop and its snapshots.
+//! - [`snapshot`]: what a refresh produces and everyone reads: snapshots, health,
+//!   the per-server state.
+//! - [`refresh`]: the refresh of one server (fetch, locate, analyse) and its loop.
 //! - [`fleet`]: the watched servers and their refresh loops, one shared handle.
 //! - [`memory`]: returning freed heap memory to the OS after big loads.
 //! - [`metrics`]: the `/metrics` collector over the snapshots.
@@ -34,6 +36,7 @@ pub mod refresh;
 pub mod reload;
 pub mod report;
 pub mod simulator;
+pub mod snapshot;
 pub mod tautulli;
 pub mod untrusted;
 pub mod web;

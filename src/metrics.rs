@@ -102,7 +102,7 @@ fn gauge_family(
 type UserGauge = (
     &'static str,
     &'static str,
-    fn(&crate::detect::UserFinding, &crate::refresh::Live) -> f64,
+    fn(&crate::detect::UserFinding, &crate::snapshot::Live) -> f64,
 );
 
 const USER_GAUGES: [UserGauge; 12] = [
@@ -172,9 +172,9 @@ impl Collector for Exporter {
         let snapshots: Vec<_> = servers.iter().map(|s| (s, s.snapshot(), s.health())).collect();
 
         // Per-user gauges: every user with history in the window or streaming now.
-        let empty = crate::refresh::Live::default();
+        let empty = crate::snapshot::Live::default();
         let blank = crate::detect::UserFinding::default();
-        let mut users: Vec<(&str, String, &str, &crate::detect::UserFinding, &crate::refresh::Live)> = Vec::new();
+        let mut users: Vec<(&str, String, &str, &crate::detect::UserFinding, &crate::snapshot::Live)> = Vec::new();
         for (server, snap, _) in &snapshots {
             let Some(snap) = snap else { continue };
             for f in &snap.findings {
@@ -203,8 +203,8 @@ impl Collector for Exporter {
 
         // Exporter health, per server.
         let per_server = |f: &dyn Fn(
-            &crate::refresh::Health,
-            Option<&crate::refresh::Snapshot>,
+            &crate::snapshot::Health,
+            Option<&crate::snapshot::Snapshot>,
         ) -> Option<f64>|
          -> Vec<(Labels, f64)> {
             snapshots
@@ -259,7 +259,7 @@ impl Collector for Exporter {
             (
                 "plex_sharing_history_rows_skipped",
                 "History rows dropped while reading, by reason (duplicate, not_an_object, undecodable, no_user_id, no_started, absurd_time, live_row); a row re-read by several refreshes counts each time.",
-                (|r| &r.skipped) as fn(&crate::refresh::ReadStats) -> &std::collections::BTreeMap<&'static str, u64>,
+                (|r| &r.skipped) as fn(&crate::snapshot::ReadStats) -> &std::collections::BTreeMap<&'static str, u64>,
             ),
             (
                 "plex_sharing_history_rows_repaired",

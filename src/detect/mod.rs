@@ -10,11 +10,13 @@
 //! - [`concurrency`]: streams from different devices *and* networks at the same time.
 //! - [`travel`]: impossible travel ("teleportation") between located sessions.
 //! - [`score`]: the suspicion score and its explanation.
+//! - [`locate`]: which addresses to ask GeoIP about, and their labels.
 
 pub mod concurrency;
 pub mod devices;
 pub mod household;
 pub mod incremental;
+pub mod locate;
 pub mod network;
 pub mod score;
 pub mod travel;

@@ -69,8 +69,8 @@ pub struct Document<'a> {
 }
 
 /// Build the document; `findings` should already be sorted.
-pub fn document<'a>(
-    findings: &'a [UserFinding],
+pub fn document<'a, F: std::borrow::Borrow<UserFinding>>(
+    findings: &'a [F],
     ctx: &Context,
     scoring: &'a Scoring,
     min_score: f64,
@@ -91,6 +91,7 @@ pub fn document<'a>(
         source,
         users: findings
             .iter()
+            .map(|f| f.borrow())
             .map(|f| UserEntry {
                 finding: f,
                 ip_locations: f

@@ -10,8 +10,6 @@ use std::net::IpAddr;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use crate::detect::{network, Places, UserFinding};
-
 /// What every report needs besides the findings.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -23,30 +21,6 @@ pub struct Context {
     pub window: (i64, i64),
     /// Generation time, epoch seconds.
     pub generated_at: i64,
-}
-
-/// Labels for every address of `findings`, as the reference script showed them with
-/// `--geo`: `LAN` for private addresses, the place, or `Unknown`.
-pub fn location_labels<F: std::borrow::Borrow<UserFinding>>(
-    findings: &[F],
-    places: &Places,
-) -> HashMap<IpAddr, String> {
-    let mut out = HashMap::new();
-    for f in findings.iter().map(|f| f.borrow()) {
-        for u in &f.ip_usage {
-            out.entry(u.ip).or_insert_with(|| {
-                if network::is_private(u.ip) {
-                    "LAN".to_string()
-                } else {
-                    places
-                        .get(&network::canonical(u.ip))
-                        .map(|p| p.label())
-                        .unwrap_or_else(|| "Unknown".into())
-                }
-            });
-        }
-    }
-    out
 }
 
 /// `Xh Ym` or `Ym`, as the reference script printed durations.

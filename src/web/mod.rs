@@ -30,7 +30,7 @@ use serde_json::json;
 
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
-use crate::refresh::{Health, ServerState, Snapshot};
+use crate::snapshot::{Health, ServerState, Snapshot};
 
 /// Re-reads the configuration files; `POST /-/reload` and SIGHUP call it.
 pub trait Reload: Send + Sync + std::fmt::Debug {

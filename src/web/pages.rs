@@ -14,8 +14,8 @@ use super::escape;
 use super::mask::IpView;
 use super::svg::{self, fmt_utc};
 use crate::detect::UserFinding;
-use crate::refresh::{Health, Live, Snapshot};
 use crate::report::fmt_duration;
+use crate::snapshot::{Health, Live, Snapshot};
 
 /// What every page needs besides the data.
 #[derive(Debug, Clone, Default)]

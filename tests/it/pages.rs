@@ -8,8 +8,8 @@ use std::time::Duration;
 use plex_sharing_exporter::app;
 use plex_sharing_exporter::config::WebArgs;
 use plex_sharing_exporter::geo::{CacheOptions, Locator, Provider};
-use plex_sharing_exporter::refresh::ServerState;
 use plex_sharing_exporter::simulator::{Dataset, FakeTautulli};
+use plex_sharing_exporter::snapshot::ServerState;
 use serde_json::Value;
 
 use crate::helpers::*;

@@ -8,8 +8,9 @@ use plex_sharing_exporter::app;
 use plex_sharing_exporter::config::WebArgs;
 use plex_sharing_exporter::detect::Rules;
 use plex_sharing_exporter::geo::{CacheOptions, Locator, Provider};
-use plex_sharing_exporter::refresh::{RefreshOptions, Refresher, ServerState};
+use plex_sharing_exporter::refresh::{RefreshOptions, Refresher};
 use plex_sharing_exporter::simulator::{Dataset, FakeTautulli, Fault};
+use plex_sharing_exporter::snapshot::ServerState;
 use plex_sharing_exporter::tautulli::{ApiKey, Client, ClientOptions, TautulliUrl};
 
 use crate::helpers::*;
@@ -596,7 +597,7 @@ async fn a_refresh_reuses_the_findings_of_users_whose_history_did_not_change() {
     let mut r = Refresher::new();
     let first = r.refresh("home", &client, &locator, &refresh, NOW).await.unwrap();
     let second = r.refresh("home", &client, &locator, &refresh, NOW + 60).await.unwrap();
-    let of = |s: &plex_sharing_exporter::refresh::Snapshot, id: i64| {
+    let of = |s: &plex_sharing_exporter::snapshot::Snapshot, id: i64| {
         s.findings.iter().find(|f| f.user_id == id).unwrap().clone()
     };
     assert!(std::sync::Arc::ptr_eq(&of(&first, 1), &of(&second, 1)));
