@@ -6,7 +6,7 @@
 //!
 //! - [`dataset`]: what the server holds and builders for Tautulli-shaped rows.
 //! - [`server`]: the server, its switches, and serving it over HTTP.
-//! - [`api`]: the API v2 answers: commands, paging, date filters.
+//! - `api`: the API v2 answers: commands, paging, date filters.
 //! - [`fault`]: the misbehaviours that can be switched on.
 //! - [`scenario`]: ready-made worlds for the demo and the tests.
 //! - [`rng`]: a small seeded random number generator.

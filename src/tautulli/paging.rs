@@ -1,5 +1,5 @@
 //! Paged reads: the users table and history, which Tautulli answers a page at a time.
-//! [`Paging`] decides when a query is done, [`RowBudget`] caps one read's rows.
+//! `Paging` decides when a query is done, `RowBudget` caps one read's rows.
 //!
 //! History is read one server-local day at a time (`after=D&before=D`), in pages, a few
 //! days concurrently. Tautulli rebuilds the whole filtered result for every page, so
@@ -155,7 +155,7 @@ struct Day {
 }
 
 impl Client {
-    /// Every user in the users table, read page by page to the end (see [`Paging`]).
+    /// Every user in the users table, read page by page to the end (see `Paging`).
     /// Rows that are not objects, or cannot be read, are skipped.
     pub async fn users(&self) -> Result<Vec<UserInfo>, Error> {
         const CMD: &str = "get_users_table";
