@@ -353,7 +353,7 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
         .map_err(AppError::Output)?;
     let url = tautulli::TautulliUrl::parse(&format!("http://{fake_addr}")).map_err(|p| ConfigError {
         flag: "demo".into(),
-        problem: p,
+        problem: p.to_string(),
     })?;
     let client = Client::new(tautulli::ClientOptions::new(url, tautulli::ApiKey::new(DEMO_API_KEY)))?;
     let locator = Locator::new(

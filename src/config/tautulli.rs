@@ -45,7 +45,7 @@ pub struct TautulliArgs {
     pub tautulli_max_body: usize,
     /// Most rows one read may bring (the users table, or one refresh's history); more fails
     /// the refresh with reason too_many_rows (a server paging without end).
-    #[arg(long = "tautulli-max-rows", default_value_t = crate::tautulli::client::DEFAULT_MAX_ROWS)]
+    #[arg(long = "tautulli-max-rows", default_value_t = crate::tautulli::DEFAULT_MAX_ROWS)]
     pub tautulli_max_rows: u64,
 }
 
@@ -57,7 +57,7 @@ impl TautulliArgs {
             .clone()
             .or(env_host)
             .ok_or_else(|| bad("--tautulli-url", "missing (or set TAUTULLI_URL)"))?;
-        let url = TautulliUrl::parse(&raw).map_err(|p| bad("--tautulli-url", p))?;
+        let url = TautulliUrl::parse(&raw).map_err(|p| bad("--tautulli-url", p.to_string()))?;
         let key = match (&self.tautulli_api_key, &self.tautulli_api_key_file) {
             (Some(_), Some(_)) => {
                 return Err(bad(

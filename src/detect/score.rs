@@ -36,15 +36,18 @@ pub enum ScoringProfile {
     Reference,
 }
 
+/// A `--scoring` value that names no profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scoring profile {0:?} (known: evidence, reference)")]
+pub struct UnknownProfile(pub String);
+
 impl FromStr for ScoringProfile {
-    type Err = String;
+    type Err = UnknownProfile;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "evidence" => Ok(ScoringProfile::Evidence),
             "reference" => Ok(ScoringProfile::Reference),
-            other => Err(format!(
-                "unknown scoring profile {other:?} (known: evidence, reference)"
-            )),
+            other => Err(UnknownProfile(other.to_string())),
         }
     }
 }

@@ -1,15 +1,21 @@
 //! The Tautulli API v2 client.
 //!
-//! - [`client`]: requests, paging, retries, request counting, API-key redaction.
+//! - [`url`]: the API key and the base URL, and keeping both out of sight.
+//! - [`call`]: one request: timeout, retries, body cap, request counting, redaction.
+//! - [`paging`]: the paged reads (users table, history by day) and their bounds.
 //! - [`model`]: response shapes and their conversion into detector types.
 //! - [`lenient`]: decoding helpers for Tautulli's loosely typed JSON.
 
-pub mod client;
+pub mod call;
 pub mod lenient;
 pub mod model;
+pub mod paging;
+pub mod url;
 
-pub use client::{ApiKey, Client, ClientOptions, HistoryFetch, RequestStats, TautulliUrl};
+pub use call::{Client, ClientOptions, RequestStats, DEFAULT_MAX_BODY_BYTES};
 pub use model::{DecodeStats, HistoryRow, LiveStream, SkipReason};
+pub use paging::{HistoryFetch, DEFAULT_MAX_ROWS};
+pub use url::{ApiKey, TautulliUrl, UrlError};
 
 use std::time::Duration;
 

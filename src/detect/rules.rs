@@ -1,0 +1,137 @@
+//! The thresholds and weights detection runs with ([`Rules`]), one value per scoring
+//! profile, and which addresses can be evidence of sharing at all ([`Trusted`],
+//! [`Rules::evidence_network`]).
+
+use std::net::IpAddr;
+
+use super::network::{self, Network};
+use super::score::{Scoring, ScoringProfile};
+use super::session::{Session, UserInfo};
+use super::travel::TravelRules;
+
+/// Addresses that are never evidence of sharing: globally (a VPN range, the server
+/// owner's other sites) or for one user (their office, a second home).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trusted {
+    /// Trusted for everybody.
+    pub global: Vec<ipnet::IpNet>,
+    /// Trusted for one user: (user id, username or display name; case-insensitive), network.
+    pub per_user: Vec<(String, ipnet::IpNet)>,
+}
+
+impl Trusted {
+    /// True when `ip` is trusted for `user`.
+    pub fn contains(&self, user: &UserInfo, ip: IpAddr) -> bool {
+        let ip = network::canonical(ip);
+        self.global.iter().any(|n| n.contains(&ip))
+            || self
+                .per_user
+                .iter()
+                .any(|(who, n)| user.matches(who) && n.contains(&ip))
+    }
+}
+
+impl Rules {
+    /// True when `--ignore-user` names this user.
+    pub fn ignores(&self, user: &UserInfo) -> bool {
+        self.ignore_users.iter().any(|who| user.matches(who))
+    }
+}
+
+/// All thresholds and weights detection uses; one value passed everywhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// A device with more than this many plays is "heavy".
+    pub heavy_device_plays: u32,
+    /// Seconds of pause that still count as watching (see [`Session::effective_end`]).
+    pub pause_allowance_seconds: u32,
+    /// Two sessions must overlap at least this long to be concurrent (and always > 0 s).
+    pub min_overlap_seconds: u32,
+    /// A cellular session overlapping one located within `travel.min_distance_km` of it
+    /// is a household member out and about, not another household.
+    pub nearby_cellular_is_household: bool,
+    /// A network with at least this many plays is one the user "regularly" uses.
+    pub regular_network_plays: u32,
+    /// An IPv4 address and an IPv6 /64 used by one device within a day are one household.
+    pub dual_stack_is_one_household: bool,
+    /// Devices that play mostly from the same household are one household even when one
+    /// of them is elsewhere (cellular, VPN, hotel): their overlaps are not evidence.
+    pub devices_at_home_are_one_household: bool,
+    /// Impossible-travel thresholds.
+    pub travel: TravelRules,
+    /// The score formula.
+    pub scoring: Scoring,
+    /// Users at or above this score are flagged.
+    pub min_score: f64,
+    /// Only flag users that have at least one concurrent session.
+    pub concurrent_only: bool,
+    /// Addresses that are never evidence.
+    pub trusted: Trusted,
+    /// Users not analysed at all (id, username or display name).
+    pub ignore_users: Vec<String>,
+}
+
+impl Rules {
+    /// The rules of a scoring profile: its weights and the thresholds that go with them.
+    /// `Reference` reproduces the reference script's numbers; `Evidence` flags only
+    /// evidence of sharing.
+    pub fn for_profile(profile: ScoringProfile) -> Rules {
+        let scoring = Scoring::from_profile(profile);
+        match profile {
+            ScoringProfile::Reference => Rules {
+                heavy_device_plays: 5,
+                pause_allowance_seconds: 0,
+                min_overlap_seconds: 0,
+                nearby_cellular_is_household: false,
+                regular_network_plays: 3,
+                dual_stack_is_one_household: false,
+                devices_at_home_are_one_household: false,
+                travel: TravelRules {
+                    same_device_counts: true,
+                    ..TravelRules::default()
+                },
+                scoring,
+                min_score: 20.0,
+                concurrent_only: false,
+                trusted: Trusted::default(),
+                ignore_users: Vec::new(),
+            },
+            ScoringProfile::Evidence => Rules {
+                heavy_device_plays: 5,
+                pause_allowance_seconds: 600,
+                min_overlap_seconds: 120,
+                nearby_cellular_is_household: true,
+                regular_network_plays: 3,
+                dual_stack_is_one_household: true,
+                devices_at_home_are_one_household: true,
+                travel: TravelRules::default(),
+                scoring,
+                min_score: 30.0,
+                concurrent_only: false,
+                trusted: Trusted::default(),
+                ignore_users: Vec::new(),
+            },
+        }
+    }
+
+    /// The network a session counts as for evidence, or `None` when it cannot be
+    /// evidence: no address, relayed through Plex, trusted, or an address that says
+    /// nothing about where the device is (an overlay VPN or carrier-grade NAT in
+    /// 100.64.0.0/10, or special-purpose space no client really has).
+    pub fn evidence_network(&self, user: &UserInfo, s: &Session) -> Option<Network> {
+        let ip = s.ip?;
+        if s.relayed || self.trusted.contains(user, ip) {
+            return None;
+        }
+        match network::kind(ip) {
+            network::AddressKind::Overlay | network::AddressKind::Special(_) => None,
+            network::AddressKind::Public | network::AddressKind::Local => Some(Network::of(ip)),
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::for_profile(ScoringProfile::Evidence)
+    }
+}

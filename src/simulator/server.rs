@@ -1,0 +1,165 @@
+//! The simulated Tautulli itself ([`FakeTautulli`]): its state, the switches tests
+//! turn, and serving it over HTTP ([`FakeServer`] stops and restarts on one address).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use jiff::tz::TimeZone;
+
+use super::api::handle;
+use super::dataset::{Dataset, Indexed};
+use super::fault::Fault;
+
+/// One request the server received (without the API key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The `cmd` parameter.
+    pub cmd: String,
+    /// All other parameters.
+    pub params: HashMap<String, String>,
+}
+
+/// The simulated Tautulli.
+pub struct FakeTautulli {
+    pub(super) data: RwLock<Indexed>,
+    pub(super) api_key: String,
+    pub(super) tz: TimeZone,
+    pub(super) fault: Mutex<Option<Fault>>,
+    pub(super) log: Mutex<Vec<Request>>,
+}
+
+impl FakeTautulli {
+    /// A server with `dataset`, accepting `api_key`, whose local time zone is `tz`.
+    pub fn new(dataset: Dataset, api_key: &str, tz: TimeZone) -> Arc<FakeTautulli> {
+        Arc::new(FakeTautulli {
+            data: RwLock::new(Indexed::new(dataset, &tz)),
+            api_key: api_key.to_string(),
+            tz,
+            fault: Mutex::new(None),
+            log: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Replace the dataset (simulates Tautulli recording new plays).
+    pub fn set_dataset(&self, dataset: Dataset) {
+        if let Ok(mut d) = self.data.write() {
+            *d = Indexed::new(dataset, &self.tz);
+        }
+    }
+
+    /// Change the dataset in place.
+    pub fn update(&self, f: impl FnOnce(&mut Dataset)) {
+        if let Ok(mut d) = self.data.write() {
+            let mut ds = std::mem::take(&mut d.dataset);
+            f(&mut ds);
+            *d = Indexed::new(ds, &self.tz);
+        }
+    }
+
+    /// Switch a fault on (`Some`) or off (`None`).
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        if let Ok(mut f) = self.fault.lock() {
+            *f = fault;
+        }
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Requests received for `cmd`.
+    pub fn count(&self, cmd: &str) -> usize {
+        self.requests().iter().filter(|r| r.cmd == cmd).count()
+    }
+
+    /// The HTTP routes, with the API under `{root}/api/v2`.
+    pub fn router(self: &Arc<Self>, root: &str) -> Router {
+        let path = format!("{}/api/v2", root.trim_end_matches('/'));
+        Router::new().route(&path, get(handle)).with_state(self.clone())
+    }
+
+    /// Serve on `addr` (port 0 picks one) in the background; returns the bound address.
+    pub async fn spawn(self: &Arc<Self>, addr: SocketAddr, root: &str) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let app = self.router(root);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(bound)
+    }
+}
+
+/// A running simulated Tautulli that can stop listening and listen again on the same
+/// address, to simulate "connection refused" and recovery.
+pub struct FakeServer {
+    fake: Arc<FakeTautulli>,
+    addr: SocketAddr,
+    root: String,
+    running: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+impl FakeTautulli {
+    /// Serve on `addr` (port 0 picks one) and return a handle that can stop and restart.
+    pub async fn serve(self: &Arc<Self>, addr: SocketAddr, root: &str) -> std::io::Result<FakeServer> {
+        let mut server = FakeServer {
+            fake: self.clone(),
+            addr,
+            root: root.to_string(),
+            running: None,
+        };
+        server.restart().await?;
+        Ok(server)
+    }
+}
+
+impl FakeServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop listening and close open connections: new connections are refused.
+    pub async fn stop(&mut self) {
+        if let Some((tx, task)) = self.running.take() {
+            let _ = tx.send(());
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// Listen again on the same address (no-op while running).
+    pub async fn restart(&mut self) -> std::io::Result<()> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        self.addr = listener.local_addr()?;
+        let app = self.fake.router(&self.root);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        self.running = Some((tx, task));
+        Ok(())
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some((tx, _)) = self.running.take() {
+            let _ = tx.send(());
+        }
+    }
+}

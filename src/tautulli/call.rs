@@ -1,0 +1,339 @@
+//! Requests to Tautulli's `/api/v2`: one place that adds the key, applies the timeout,
+//! retries transient failures with backoff, caps the body, counts requests, and scrubs
+//! the key from every error. The single-request commands (GeoIP, activity) live here;
+//! the paged reads are in [`super::paging`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::lenient::MaybeRow;
+use super::model::{Activity, GeoRow, LiveStream};
+use super::paging::DEFAULT_MAX_ROWS;
+use super::url::{ApiKey, TautulliUrl};
+use super::Error;
+use crate::detect::Place;
+
+/// Default body cap: a page of 10,000 history rows is about 11 MB of JSON (Tautulli's
+/// rows are about 1.1 KB), so a real page stays far below it, and four days read at once
+/// stay within a few hundred MiB even at the cap.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// How the client talks to one Tautulli.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientOptions {
+    /// Base URL.
+    pub url: TautulliUrl,
+    /// API key.
+    pub api_key: ApiKey,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// First backoff delay; doubled after each failure.
+    pub backoff: Duration,
+    /// History days fetched at once.
+    pub concurrency: usize,
+    /// Rows per history page.
+    pub page_size: usize,
+    /// Largest accepted response body.
+    pub max_body_bytes: usize,
+    /// Most rows one read (the users table, or one refresh's history) may bring.
+    pub max_rows: u64,
+}
+
+impl ClientOptions {
+    /// Defaults for everything but the URL and key.
+    pub fn new(url: TautulliUrl, api_key: ApiKey) -> ClientOptions {
+        ClientOptions {
+            url,
+            api_key,
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            backoff: Duration::from_millis(500),
+            concurrency: 4,
+            page_size: 10000,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_rows: DEFAULT_MAX_ROWS,
+        }
+    }
+}
+
+/// Requests sent, by command and outcome (`success`, or an [`Error::reason`]).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    counts: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl RequestStats {
+    fn add(&self, cmd: &str, outcome: &'static str) {
+        if let Ok(mut c) = self.counts.lock() {
+            *c.entry((cmd.to_string(), outcome)).or_default() += 1;
+        }
+    }
+
+    /// A copy of the counts.
+    pub fn snapshot(&self) -> BTreeMap<(String, &'static str), u64> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Requests sent, all commands and outcomes.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+}
+
+/// A Tautulli API v2 client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    pub(super) opts: Arc<ClientOptions>,
+    stats: Arc<RequestStats>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("url", &self.opts.url.as_str()).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    response: Response<'a>,
+}
+
+#[derive(Deserialize)]
+struct Response<'a> {
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+impl Client {
+    /// A client for one Tautulli server.
+    pub fn new(opts: ClientOptions) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("plex-sharing-exporter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Request {
+                cmd: "init".into(),
+                base: opts.url.to_string(),
+                detail: opts.api_key.redact(&e.without_url().to_string()),
+            })?;
+        Ok(Client {
+            http,
+            opts: Arc::new(opts),
+            stats: Arc::new(RequestStats::default()),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> &TautulliUrl {
+        &self.opts.url
+    }
+
+    /// What the client was made with (a reload compares them to see what changed).
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
+    }
+
+    /// Requests sent so far.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    /// Call `cmd` and decode its `data`, retrying transient failures.
+    pub async fn call<T: DeserializeOwned>(&self, cmd: &str, params: &[(&str, String)]) -> Result<T, Error> {
+        let mut delay = self.opts.backoff;
+        let mut attempt = 0;
+        loop {
+            let result = self.call_once(cmd, params).await;
+            self.stats
+                .add(cmd, result.as_ref().map(|_| "success").unwrap_or_else(Error::reason));
+            match result {
+                Err(e) if e.is_transient() && attempt < self.opts.retries => {
+                    attempt += 1;
+                    tracing::debug!(cmd, attempt, error = %e, "retrying tautulli request");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once<T: DeserializeOwned>(&self, cmd: &str, params: &[(&str, String)]) -> Result<T, Error> {
+        let base = self.opts.url.to_string();
+        let key = &self.opts.api_key;
+        let mut url = self.opts.url.endpoint();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("apikey", key.expose());
+            q.append_pair("cmd", cmd);
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+        }
+        let transport = |e: reqwest::Error| {
+            let (timeout, connect) = (e.is_timeout(), e.is_connect());
+            let detail = key.redact(&error_chain(&e.without_url()));
+            if timeout {
+                Error::Timeout {
+                    cmd: cmd.into(),
+                    base: base.clone(),
+                    timeout: self.opts.timeout,
+                }
+            } else if connect {
+                Error::Connect {
+                    cmd: cmd.into(),
+                    base: base.clone(),
+                    detail,
+                }
+            } else {
+                Error::Request {
+                    cmd: cmd.into(),
+                    base: base.clone(),
+                    detail,
+                }
+            }
+        };
+        let mut resp = self.http.get(url).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let too_large = || Error::TooLarge {
+            cmd: cmd.into(),
+            base: base.clone(),
+            limit: self.opts.max_body_bytes,
+        };
+        // Refuse a declared oversize at once; count chunks for bodies without a length.
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.opts.max_body_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.opts.max_body_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let decode_err = |detail: String| Error::Decode {
+            cmd: cmd.into(),
+            base: base.clone(),
+            status,
+            detail: key.redact(&detail),
+        };
+        let env: Envelope = match serde_json::from_slice(&body) {
+            Ok(env) => env,
+            Err(e) => {
+                return Err(decode_err(format!(
+                    "{e} (body starts {:?})",
+                    body_start(&body, key, 80)
+                )));
+            }
+        };
+        let r = env.response;
+        if r.result.as_deref() != Some("success") || status != 200 {
+            let message = match r.message {
+                Some(serde_json::Value::String(s)) => s,
+                Some(serde_json::Value::Null) | None => "no message".to_string(),
+                Some(other) => other.to_string(),
+            };
+            return Err(Error::Api {
+                cmd: cmd.into(),
+                base,
+                status,
+                message: key.redact(&message),
+            });
+        }
+        let data = r.data.map(RawValue::get).unwrap_or("null");
+        serde_json::from_str(data).map_err(|e| decode_err(format!("unexpected data: {e}")))
+    }
+
+    /// Where Tautulli (plex.tv) puts `ip`; `Ok(None)` when it has no answer for it.
+    pub async fn geoip_lookup(&self, ip: IpAddr) -> Result<Option<Place>, Error> {
+        match self
+            .call::<GeoRow>("get_geoip_lookup", &[("ip_address", ip.to_string())])
+            .await
+        {
+            Ok(row) => Ok(row.into_place()),
+            Err(Error::Api {
+                status: 400,
+                ref message,
+                ..
+            }) if message.starts_with("Failed to lookup GeoIP") || message.starts_with("Invalid IP address") => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams playing right now (`{}` when Tautulli cannot reach Plex: no streams).
+    pub async fn activity(&self) -> Result<Vec<LiveStream>, Error> {
+        let activity: Option<Activity> = self.call("get_activity", &[]).await?;
+        Ok(activity
+            .map(|a| a.sessions)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| match r {
+                MaybeRow::Row(r) => r.into_stream(),
+                MaybeRow::Unusable | MaybeRow::Undecodable => None,
+            })
+            .collect())
+    }
+}
+
+/// The first `chars` characters of `body` for an error message, redacted *before* it
+/// is cut, so a key that straddles the cut cannot leak half of itself.
+fn body_start(body: &[u8], key: &ApiKey, chars: usize) -> String {
+    let window = chars + 3 * key.expose().len() + 8;
+    let text = String::from_utf8_lossy(&body[..body.len().min(window)]);
+    key.redact(&text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(chars)
+        .collect()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let cs = c.to_string();
+        if !s.contains(&cs) {
+            s.push_str(": ");
+            s.push_str(&cs);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_snippets_are_redacted_before_they_are_cut() {
+        let k = ApiKey::new("0123456789abcdef0123456789abcdef");
+        for pad in 60..90 {
+            let body = format!("{}apikey={}&cmd=x", "x".repeat(pad), k.expose());
+            let s = body_start(body.as_bytes(), &k, 80);
+            assert!(!s.contains("0123"), "a piece of the key leaked: {s}");
+            assert!(s.chars().count() <= 80);
+        }
+    }
+}
