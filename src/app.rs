@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use jiff::Timestamp;
 
 use crate::config::{self, ConfigError, Format, ReportArgs};
-use crate::detect::{self, network, Places, Rules, Session, UserFinding, UserInfo};
+use crate::detect::{self, network, ranking::sort_findings, Places, Rules, Session, UserFinding, UserInfo};
 use crate::geo::{self, CacheOptions, Locator, MmdbProvider, Provider};
 use crate::report::{self, json, text, Context};
 use crate::tautulli::{self, Client, HistoryFetch};
@@ -51,18 +51,6 @@ pub fn addresses_to_locate(sessions: &[Session]) -> HashSet<std::net::IpAddr> {
         .filter(|ip| !network::is_private(*ip))
         .map(network::canonical)
         .collect()
-}
-
-/// Sort findings most suspicious first (score, then concurrent sessions, then name).
-pub fn sort_findings<F: std::borrow::Borrow<UserFinding>>(findings: &mut [F]) {
-    findings.sort_by(|a, b| {
-        let (a, b) = (a.borrow(), b.borrow());
-        b.score
-            .total_cmp(&a.score)
-            .then(b.concurrent_sessions.cmp(&a.concurrent_sessions))
-            .then(a.user.cmp(&b.user))
-            .then(a.user_id.cmp(&b.user_id))
-    });
 }
 
 /// A progress line on stderr, drawn only when stderr is a terminal.

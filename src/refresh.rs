@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use crate::app::{addresses_to_locate, sort_findings};
+use crate::app::addresses_to_locate;
+use crate::detect::ranking::sort_findings;
 use crate::detect::{self, Network, Rules, UserFinding, UserInfo};
 use crate::geo::Locator;
 use crate::report;

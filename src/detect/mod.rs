@@ -10,12 +10,14 @@
 //! - [`concurrency`]: streams from different devices *and* networks at the same time.
 //! - [`travel`]: impossible travel ("teleportation") between located sessions.
 //! - [`score`]: the suspicion score and its explanation.
+//! - [`ranking`]: the order of findings, most suspicious first.
 
 pub mod concurrency;
 pub mod devices;
 pub mod household;
 pub mod incremental;
 pub mod network;
+pub mod ranking;
 pub mod score;
 pub mod travel;
 
