@@ -4,12 +4,9 @@ use maud::{html, Markup};
 
 use super::{document, table, Col, ServerView, Settings};
 
+#[rustfmt::skip]
 const COLUMNS: [Col; 6] = [
-    Col::text("Server"),
-    Col::text("Status"),
-    Col::num("Sessions"),
-    Col::num("Users"),
-    Col::num("Flagged"),
+    Col::text("Server"), Col::text("Status"), Col::num("Sessions"), Col::num("Users"), Col::num("Flagged"),
     Col::text("Last error"),
 ];
 

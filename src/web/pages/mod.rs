@@ -229,8 +229,8 @@ mod tests {
 
     #[test]
     fn numbers_print_without_needless_decimals() {
-        assert_eq!(num(242.0), "242");
-        assert_eq!(num(12.5), "12.5");
-        assert_eq!(num(0.0), "0");
+        for (v, shown) in [(242.0, "242"), (12.5, "12.5"), (0.0, "0"), (-3.0, "-3"), (0.25, "0.2")] {
+            assert_eq!(num(v), shown);
+        }
     }
 }

@@ -15,21 +15,15 @@ use crate::web::svg::fmt_utc;
 type Row<'a> = (&'a str, &'a Snapshot, &'a UserFinding);
 
 /// The table's columns, each with what it counts.
+#[rustfmt::skip]
 const COLUMNS: [Col; 14] = [
-    Col::num("#"),
-    Col::text("User"),
-    Col::text("Server"),
-    Col::num("Score"),
-    Col::text(""),
-    Col::num("Devices").titled("distinct devices"),
-    Col::num("Heavy").titled("devices with many plays"),
+    Col::num("#"), Col::text("User"), Col::text("Server"), Col::num("Score"), Col::text(""),
+    Col::num("Devices").titled("distinct devices"), Col::num("Heavy").titled("devices with many plays"),
     Col::num("Networks").titled("distinct networks (the LAN counts once)"),
     Col::num("Pairs").titled("device pairs streaming at the same time from different networks"),
     Col::num("Overlaps").titled("overlapping session pairs from different devices and networks"),
-    Col::num("Teleports").titled("impossible-travel jumps"),
-    Col::num("Live").titled("streams playing now"),
-    Col::num("Plays"),
-    Col::num("Watch time"),
+    Col::num("Teleports").titled("impossible-travel jumps"), Col::num("Live").titled("streams playing now"),
+    Col::num("Plays"), Col::num("Watch time"),
 ];
 
 /// `/users`: every user of every server (or of `filter` only), highest score first.

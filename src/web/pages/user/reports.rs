@@ -10,12 +10,9 @@ use crate::report::fmt_duration;
 use crate::web::pages::{table, Col};
 use crate::web::svg::fmt_utc;
 
+#[rustfmt::skip]
 const DEVICES: [Col; 6] = [
-    Col::text("Platform"),
-    Col::text("Player"),
-    Col::text("Device"),
-    Col::num("Plays"),
-    Col::num("Watch time"),
+    Col::text("Platform"), Col::text("Player"), Col::text("Device"), Col::num("Plays"), Col::num("Watch time"),
     Col::text("IPs"),
 ];
 
@@ -48,20 +45,15 @@ pub(super) fn devices(page: &Page) -> Markup {
     }
 }
 
+#[rustfmt::skip]
 const SESSIONS: [Col; 6] = [
-    Col::text("Time"),
-    Col::num("Played"),
-    Col::text("Platform"),
-    Col::text("Player"),
-    Col::text("IP"),
+    Col::text("Time"), Col::num("Played"), Col::text("Platform"), Col::text("Player"), Col::text("IP"),
     Col::text("Title"),
 ];
 
+#[rustfmt::skip]
 const OVERLAPS: [Col; 4] = [
-    Col::text("From"),
-    Col::num("Both playing"),
-    Col::text("First device"),
-    Col::text("Second device"),
+    Col::text("From"), Col::num("Both playing"), Col::text("First device"), Col::text("Second device"),
 ];
 
 /// Report 2: the sessions that overlapped another device on another network, by day,
@@ -122,18 +114,15 @@ fn sessions_and_overlaps(page: &Page) -> Markup {
     }
 }
 
+#[rustfmt::skip]
 const IPS: [Col; 6] = [
-    Col::text("IP"),
-    Col::text("Network"),
-    Col::num("Plays"),
-    Col::num("Watch time"),
-    Col::num("Share"),
+    Col::text("IP"), Col::text("Network"), Col::num("Plays"), Col::num("Watch time"), Col::num("Share"),
     Col::text("Platforms"),
 ];
 
 /// Report 3: every address with its network, plays and share of the watch time.
 pub(super) fn ips(page: &Page) -> Markup {
-    let f = page.f;
+    let Page { s, f, .. } = page;
     let total: u64 = f.ip_usage.iter().map(|i| i.watch_time_seconds).sum();
     let plays: u64 = f.ip_usage.iter().map(|i| i.plays).sum();
     let rows = html! {
@@ -141,7 +130,7 @@ pub(super) fn ips(page: &Page) -> Markup {
             @let pct = if total > 0 { u.watch_time_seconds as f64 / total as f64 * 100.0 } else { 0.0 };
             tr {
                 td { (page.ip_cell(u.ip)) }
-                td { (page.s.ips.network(u.ip)) }
+                td { (s.ips.network(u.ip)) }
                 td class="num" { (u.plays) }
                 td class="num" { (fmt_duration(u.watch_time_seconds)) }
                 td class="num" { (format!("{pct:.0}%")) }

@@ -32,12 +32,9 @@ pub(super) fn cards(page: &Page) -> Markup {
     }
 }
 
+#[rustfmt::skip]
 const TERMS: [Col; 5] = [
-    Col::text("Term"),
-    Col::text("What is counted"),
-    Col::num("Count"),
-    Col::num("Weight"),
-    Col::num("Points"),
+    Col::text("Term"), Col::text("What is counted"), Col::num("Count"), Col::num("Weight"), Col::num("Points"),
 ];
 
 /// Why the score is what it is: each term's count, weight and points, and the total.

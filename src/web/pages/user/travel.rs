@@ -7,12 +7,9 @@ use crate::detect::JumpEnd;
 use crate::web::pages::{num, table, Col};
 use crate::web::svg::{self, fmt_utc};
 
+#[rustfmt::skip]
 const JUMPS: [Col; 6] = [
-    Col::text("From"),
-    Col::text("To"),
-    Col::num("Distance"),
-    Col::num("Time"),
-    Col::num("Speed"),
+    Col::text("From"), Col::text("To"), Col::num("Distance"), Col::num("Time"), Col::num("Speed"),
     Col::text("Devices"),
 ];
 
