@@ -41,18 +41,6 @@ impl AppError {
     }
 }
 
-/// Sort findings most suspicious first (score, then concurrent sessions, then name).
-pub fn sort_findings<F: std::borrow::Borrow<UserFinding>>(findings: &mut [F]) {
-    findings.sort_by(|a, b| {
-        let (a, b) = (a.borrow(), b.borrow());
-        b.score
-            .total_cmp(&a.score)
-            .then(b.concurrent_sessions.cmp(&a.concurrent_sessions))
-            .then(a.user.cmp(&b.user))
-            .then(a.user_id.cmp(&b.user_id))
-    });
-}
-
 /// A progress line on stderr, drawn only when stderr is a terminal.
 #[derive(Clone, Copy)]
 struct Progress {

@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`untrusted`]: terminal and bidirectional controls in outside text, neutralised
 //!   before the terminal report or a page shows it. Imports nothing from the crate.
+//! - [`format`]: how times and durations are written, for every sink. Imports nothing
+//!   from the crate.
 //! - [`detect`]: pure detection over plain data (networks, devices, concurrency,
 //!   impossible travel, score). No I/O, no async, no clock.
 //! - [`tautulli`]: the Tautulli API v2 client: paging, lenient decoding, retries,
@@ -29,6 +31,7 @@ pub mod app;
 pub mod config;
 pub mod detect;
 pub mod fleet;
+pub mod format;
 pub mod geo;
 pub mod memory;
 pub mod metrics;

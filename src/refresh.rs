@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use crate::app::sort_findings;
 use crate::detect::locate::{addresses_to_locate, location_labels};
+use crate::detect::ranking::sort_findings;
 use crate::detect::{self, Rules, UserInfo};
 use crate::geo::Locator;
 use crate::snapshot::{live_by_user, ReadStats, ServerState, Snapshot};

@@ -39,8 +39,19 @@ pub fn is_bidi_control(c: char) -> bool {
 /// `s` with every terminal and bidirectional control replaced by [`REPLACEMENT`];
 /// borrowed when there is none.
 pub fn for_terminal(s: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| is_terminal_control(c) || is_bidi_control(c);
-    if !s.chars().any(unsafe_char) {
+    replace(s, |c| is_terminal_control(c) || is_bidi_control(c))
+}
+
+/// `s` with every bidirectional control replaced by [`REPLACEMENT`] and everything else,
+/// newlines included, kept; borrowed when there is none. Every web page passes through
+/// it whole: none of the pages' own markup contains such a control.
+pub fn without_bidi(s: &str) -> Cow<'_, str> {
+    replace(s, is_bidi_control)
+}
+
+/// `s` with each character that is `unsafe_char` replaced by [`REPLACEMENT`].
+fn replace(s: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&unsafe_char) {
         return Cow::Borrowed(s);
     }
     Cow::Owned(
@@ -103,6 +114,12 @@ mod tests {
         for c in ['\u{200d}', '\u{2029}', '\u{202f}', '\u{2065}', '\u{206a}'] {
             assert!(!is_bidi_control(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn pages_keep_newlines_and_lose_bidi_controls() {
+        assert_eq!(without_bidi("a\n\tb\u{202e}c"), "a\n\tb\u{fffd}c");
+        assert!(matches!(without_bidi("<p>\n"), Cow::Borrowed(_)));
     }
 
     #[test]

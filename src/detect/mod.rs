@@ -16,6 +16,7 @@
 //! - [`travel`]: impossible travel ("teleportation") between located sessions.
 //! - [`score`]: the suspicion score and its explanation.
 //! - [`locate`]: which addresses to ask GeoIP about, and their labels.
+//! - [`ranking`]: the order of findings, most suspicious first.
 
 pub mod concurrency;
 pub mod devices;
@@ -23,6 +24,7 @@ pub mod household;
 pub mod incremental;
 pub mod locate;
 pub mod network;
+pub mod ranking;
 pub mod score;
 pub mod travel;
 

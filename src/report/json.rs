@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{rfc3339, Context};
+use super::Context;
 use crate::detect::{Scoring, UserFinding};
+use crate::format::rfc3339;
 
 /// The detection window.
 #[derive(Debug, Serialize)]

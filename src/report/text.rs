@@ -7,8 +7,9 @@
 
 use std::io::{self, Write};
 
-use super::{fmt_duration, fmt_time, fmt_with, Context};
+use super::Context;
 use crate::detect::UserFinding;
+use crate::format::{fmt_duration, fmt_time, fmt_with};
 use crate::untrusted::Shown;
 
 const RULE: &str = "==============================================================================";

@@ -97,24 +97,6 @@ impl Taken {
     }
 }
 
-/// Escape text for HTML element content and attribute values. Bidirectional controls
-/// become U+FFFD: a name must not reorder the page text around it.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if crate::untrusted::is_bidi_control(c) => out.push(crate::untrusted::REPLACEMENT),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The router, mounted under `prefix` (the path of the external URL, "" for none).
 /// The landing page answers both `{prefix}` and `{prefix}/`: the external URL is often
 /// given, and followed, with a trailing slash.
@@ -387,26 +369,4 @@ async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(St
     }
     web.pages.ips.json(&mut v);
     Json(v).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_handles_every_special_character() {
-        assert_eq!(
-            escape("Zoë & \"Friends\" <test> 'x'"),
-            "Zoë &amp; &quot;Friends&quot; &lt;test&gt; &#39;x&#39;"
-        );
-    }
-
-    #[test]
-    fn escape_neutralises_bidirectional_controls() {
-        assert_eq!(
-            escape("evil\u{202e}gnp.exe \u{2066}x\u{2069} \u{200f}\u{61c}"),
-            "evil\u{fffd}gnp.exe \u{fffd}x\u{fffd} \u{fffd}\u{fffd}"
-        );
-        assert_eq!(escape("עִבְרִית 名前"), "עִבְרִית 名前");
-    }
 }
