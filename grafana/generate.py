@@ -8,7 +8,8 @@ monitoring mixin renders jsonnet. Edit here, then:
     python3 grafana/generate.py            # rewrite grafana/dashboards/*.json
     python3 grafana/generate.py --check    # exit 1 if the JSON is out of date
 
-deploy/check.sh runs --check. Standard library only.
+deploy/check.sh runs --check (through deploy/tools/generate.py). The alert
+thresholds the panels colour by come from deploy/knobs.yml (needs PyYAML).
 
 Conventions kept by every panel (deploy/check.sh verifies them):
   * datasource is the ${datasource} variable, never a fixed uid;
@@ -31,13 +32,18 @@ SCHEMA_VERSION = 39
 OVERVIEW_UID = "plex-sharing-overview"
 USER_UID = "plex-sharing-user"
 
-# Colour steps for the sharing score. They mirror the PlexSharingHighScore
-# thresholds in deploy/prometheus/plex-sharing-rules.yml (warning 50,
-# critical 100); keep the two in step.
-SCORE_WARNING = 50
-SCORE_CRITICAL = 100
+# Colour steps come from the alert thresholds in deploy/knobs.yml, which the
+# rules are generated from too.
+sys.path.insert(0, str(HERE.parent / "deploy" / "tools"))
+import knobs  # noqa: E402
+
+_ALERTS = knobs.load()["alerts"]
+SCORE_WARNING = _ALERTS["high_score_warning"]["threshold"]
+SCORE_CRITICAL = _ALERTS["high_score_critical"]["threshold"]
+# Live networks at which PlexSharingConcurrentNetworks starts counting.
+LIVE_NETWORKS = _ALERTS["concurrent_networks"]["threshold"]
 # Refresh age (seconds) at which PlexSharingRefreshStale starts counting.
-REFRESH_STALE = 900
+REFRESH_STALE = knobs.seconds(_ALERTS["refresh_stale"]["threshold"])
 
 
 # --------------------------------------------------------------------------
@@ -489,7 +495,7 @@ def overview():
             ("plex_sharing_user_teleportations", "Teleports", "none", ANY_IS_NOTABLE),
             ("plex_sharing_user_networks", "Networks", "none", None),
             ("plex_sharing_user_live_networks", "Live networks",
-             "none", thresholds("transparent", (2, "red"))),
+             "none", thresholds("transparent", (LIVE_NETWORKS, "red"))),
             ("plex_sharing_user_plays", "Plays", "none", None),
             ("plex_sharing_user_watch_time_seconds", "Watch time", "s", None),
         ],
@@ -513,7 +519,7 @@ def overview():
         "Users whose live streams come from two or more different networks at "
         "this moment (what PlexSharingConcurrentNetworks alerts on).",
         [
-            ("plex_sharing_user_live_networks", "Live networks", "none", thresholds("transparent", (2, "red"))),
+            ("plex_sharing_user_live_networks", "Live networks", "none", thresholds("transparent", (LIVE_NETWORKS, "red"))),
             ("plex_sharing_user_live_streams", "Live streams", "none", None),
             ("plex_sharing_user_score", "Score", "none", SCORE_THRESHOLDS),
         ],
@@ -763,8 +769,8 @@ def user():
               "Time played in the window.", unit="s")),
         (6, s("Live streams", "plex_sharing_user_live_streams", "Streams playing right now.")),
         (6, s("Live networks", "plex_sharing_user_live_networks",
-              "Distinct networks among the live streams; 2 or more is "
-              "PlexSharingConcurrentNetworks.", th=thresholds("green", (2, "red")))),
+              f"Distinct networks among the live streams; {LIVE_NETWORKS} or more is "
+              "PlexSharingConcurrentNetworks.", th=thresholds("green", (LIVE_NETWORKS, "red")))),
     ]:
         panels.append(g.place(p, w, 4))
 
@@ -854,14 +860,18 @@ def render(d):
     return json.dumps(d, indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv):
-    check = "--check" in argv
-    outputs = {
+def outputs():
+    """{path: text} of every dashboard; deploy/tools/generate.py writes them too."""
+    return {
         OUT / "plex-sharing-overview.json": render(overview()),
         OUT / "plex-sharing-user.json": render(user()),
     }
+
+
+def main(argv):
+    check = "--check" in argv
     stale = []
-    for path, text in outputs.items():
+    for path, text in outputs().items():
         if check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(path)

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cache;
 pub mod mask;
 pub mod pages;
+pub mod runbook;
 pub mod server;
 pub mod svg;
 pub mod tls;
@@ -110,6 +111,7 @@ pub fn router(web: Arc<Web>, prefix: &str) -> Router {
         .route(&at("/users/{server}/{user_id}"), get(user_page))
         .route(&at("/api/v1/users"), get(api_users))
         .route(&at("/api/v1/users/{server}/{user_id}"), get(api_user))
+        .route(&at("/runbook"), get(runbook::page))
         .route(&at("/-/reload"), post(reload).put(reload));
     if !prefix.is_empty() {
         protected = protected.route(prefix, get(landing));

@@ -11,6 +11,7 @@ mod parity;
 mod prometheus_e2e;
 mod reload;
 mod report;
+mod runbook;
 mod secrets;
 mod serve;
 mod web_limits;

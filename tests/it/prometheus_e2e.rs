@@ -14,7 +14,8 @@
 //! 3. the sharing alerts fire for exactly the planted users, never for an honest one, and
 //!    no exporter-health alert fires;
 //! 4. Alertmanager delivers them to the webhook with `report_url` =
-//!    `<exporter --web.external-url>/users/demo/<user_id>`.
+//!    `<exporter --web.external-url>/users/demo/<user_id>`, and each alert's
+//!    `runbook_url` (`<external URL>/runbook#<alert>`) names a section of `/runbook`.
 //!
 //! Run it alone with `cargo test --test it prometheus`. It takes about half a minute;
 //! every wait is bounded (the whole test gives up after [`BUDGET`]). When a binary is
@@ -860,8 +861,18 @@ async fn check_alerts(stack: &mut Stack, truth: &Truth) -> Vec<Alert> {
         );
         let report_url = format!("{}/users/{SERVER}/{id}", stack.external_url);
         assert_eq!(ann["report_url"], report_url, "{a:?}");
-        let anchor = format!("docs/runbook.md#{}", a.name.to_lowercase());
-        assert!(ann["runbook_url"].ends_with(&anchor), "{a:?}");
+        let runbook_url = format!("{}/runbook#{}", stack.external_url, a.name.to_lowercase());
+        assert_eq!(ann["runbook_url"], runbook_url, "{a:?}");
+    }
+    // The runbook link opens the exporter's runbook at the alert's section.
+    let runbook = stack.http.get(format!("{}/runbook", stack.exporter_url)).send().await;
+    let runbook = match runbook {
+        Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
+        other => panic!("GET /runbook: {other:?}"),
+    };
+    for a in alerts.iter().filter(|a| a.state == "firing") {
+        let id = format!("id=\"{}\"", a.name.to_lowercase());
+        assert!(runbook.contains(&id), "{}: no {id} in /runbook", a.name);
     }
     // Each report link opens the user's HTML report, and its data is served as JSON.
     for id in &truth.suspects {
