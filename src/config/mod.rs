@@ -90,7 +90,7 @@ pub enum Command {
 pub enum Format {
     /// The reference script's text reports.
     Text,
-    /// One JSON document (schema in README).
+    /// One JSON document (schema in docs/web.md).
     Json,
 }
 
