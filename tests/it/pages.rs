@@ -402,7 +402,14 @@ async fn pages_live_under_the_external_urls_path() {
         let (code, landing) = site.get(root).await;
         assert_eq!(code, 200, "{root:?}");
         assert!(landing.contains(r#"href="/plex-sharing/users""#));
+        assert!(
+            landing.contains(r#"href="/plex-sharing/runbook""#),
+            "the landing page links the runbook"
+        );
     }
+    let (code, runbook) = site.get("/runbook").await;
+    assert_eq!(code, 200, "the linked runbook opens under the prefix");
+    assert!(runbook.contains("PlexSharingHighScore"));
     let v = site.json("/api/v1/users").await;
     assert_eq!(
         v["servers"][0]["users"][0]["report_url"], "https://proxy.example/plex-sharing/users/home/101",

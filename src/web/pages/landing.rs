@@ -19,6 +19,7 @@ pub fn landing(s: &Settings, servers: &[ServerView]) -> String {
         ul {
             li { a href={ (p) "/users" } { "Users" } ": every user in the window, most suspicious first, each with a full report (" a href={ (p) "/api/v1/users" } { "JSON" } ")" }
             li { a href={ (p) (s.telemetry_path) } { "Metrics" } " for Prometheus" }
+            li { a href={ (p) "/runbook" } { "Runbook" } ": what each alert means and what to do" }
             li { a href={ (p) "/-/healthy" } { "Health" } " · " a href={ (p) "/-/ready" } { "Readiness" } }
         }
         h2 { "Servers" }
