@@ -105,65 +105,20 @@ type UserGauge = (
     fn(&crate::detect::UserFinding, &crate::snapshot::Live) -> f64,
 );
 
+#[rustfmt::skip]
 const USER_GAUGES: [UserGauge; 12] = [
-    (
-        "plex_sharing_user_devices",
-        "Distinct devices (machine_id) the user played on in the window.",
-        |f, _| f.devices as f64,
-    ),
-    (
-        "plex_sharing_user_heavy_devices",
-        "Devices with more than --heavy-device-plays plays in the window.",
-        |f, _| f.heavy_devices as f64,
-    ),
-    (
-        "plex_sharing_user_concurrent_sessions",
-        "Pairs of sessions from different devices and different networks that overlapped in time.",
-        |f, _| f.concurrent_sessions as f64,
-    ),
-    (
-        "plex_sharing_user_concurrent_device_pairs",
-        "Distinct device pairs seen streaming at the same time from different networks.",
-        |f, _| f.concurrent_device_pairs as f64,
-    ),
-    (
-        "plex_sharing_user_teleportations",
-        "Impossible-travel jumps between located sessions (needs GeoIP).",
-        |f, _| f.teleportations as f64,
-    ),
-    (
-        "plex_sharing_user_score",
-        "Sharing suspicion score; the report page explains each term.",
-        |f, _| f.score,
-    ),
-    (
-        "plex_sharing_user_flagged",
-        "1 when the score is at least --min-score.",
-        |f, _| f64::from(u8::from(f.flagged)),
-    ),
-    ("plex_sharing_user_plays", "Sessions in the window.", |f, _| {
-        f.plays as f64
-    }),
-    (
-        "plex_sharing_user_watch_time_seconds",
-        "Seconds played in the window.",
-        |f, _| f.watch_time_seconds as f64,
-    ),
-    (
-        "plex_sharing_user_networks",
-        "Distinct networks in the window (the LAN counts once, IPv6 by /64).",
-        |f, _| f.networks as f64,
-    ),
-    (
-        "plex_sharing_user_live_streams",
-        "Streams playing, paused or buffering at the last refresh.",
-        |_, l| l.streams as f64,
-    ),
-    (
-        "plex_sharing_user_live_networks",
-        "Distinct networks among the live streams; 2 or more means different places right now.",
-        |_, l| l.networks as f64,
-    ),
+    ("plex_sharing_user_devices", "Distinct devices (machine_id) the user played on in the window.", |f, _| f.devices as f64),
+    ("plex_sharing_user_heavy_devices", "Devices with more than --heavy-device-plays plays in the window.", |f, _| f.heavy_devices as f64),
+    ("plex_sharing_user_concurrent_sessions", "Pairs of sessions from different devices and different networks that overlapped in time.", |f, _| f.concurrent_sessions as f64),
+    ("plex_sharing_user_concurrent_device_pairs", "Distinct device pairs seen streaming at the same time from different networks.", |f, _| f.concurrent_device_pairs as f64),
+    ("plex_sharing_user_teleportations", "Impossible-travel jumps between located sessions (needs GeoIP).", |f, _| f.teleportations as f64),
+    ("plex_sharing_user_score", "Sharing suspicion score; the report page explains each term.", |f, _| f.score),
+    ("plex_sharing_user_flagged", "1 when the score is at least --min-score.", |f, _| f64::from(u8::from(f.flagged))),
+    ("plex_sharing_user_plays", "Sessions in the window.", |f, _| f.plays as f64),
+    ("plex_sharing_user_watch_time_seconds", "Seconds played in the window.", |f, _| f.watch_time_seconds as f64),
+    ("plex_sharing_user_networks", "Distinct networks in the window (the LAN counts once, IPv6 by /64).", |f, _| f.networks as f64),
+    ("plex_sharing_user_live_streams", "Streams playing, paused or buffering at the last refresh.", |_, l| l.streams as f64),
+    ("plex_sharing_user_live_networks", "Distinct networks among the live streams; 2 or more means different places right now.", |_, l| l.networks as f64),
 ];
 
 impl Collector for Exporter {

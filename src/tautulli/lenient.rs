@@ -104,6 +104,36 @@ fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
     d.deserialize_any(ScalarVisitor)
 }
 
+/// Declares a row struct whose every field is optional and decoded leniently, one
+/// `name: int | float | string` per field: the schema reads as a list of names and kinds.
+macro_rules! lenient_row {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident: $kind:ident),* $(,)? }) => {
+        lenient_row!(@fields [$(#[$meta])*] $name [] $($field $kind)*);
+    };
+    (@fields $meta:tt $name:ident [$($done:tt)*] $field:ident int $($rest:tt)*) => {
+        lenient_row!(@fields $meta $name [$($done)*
+            #[serde(default, deserialize_with = "crate::tautulli::lenient::int")] pub $field: Option<i64>,
+        ] $($rest)*);
+    };
+    (@fields $meta:tt $name:ident [$($done:tt)*] $field:ident float $($rest:tt)*) => {
+        lenient_row!(@fields $meta $name [$($done)*
+            #[serde(default, deserialize_with = "crate::tautulli::lenient::float")] pub $field: Option<f64>,
+        ] $($rest)*);
+    };
+    (@fields $meta:tt $name:ident [$($done:tt)*] $field:ident string $($rest:tt)*) => {
+        lenient_row!(@fields $meta $name [$($done)*
+            #[serde(default, deserialize_with = "crate::tautulli::lenient::string")] pub $field: Option<String>,
+        ] $($rest)*);
+    };
+    (@fields [$($meta:tt)*] $name:ident [$($done:tt)*]) => {
+        $($meta)*
+        #[derive(Debug, Default, Clone, serde::Deserialize)]
+        #[allow(missing_docs)]
+        pub struct $name { $($done)* }
+    };
+}
+pub(crate) use lenient_row;
+
 /// An integer from a number, a numeric string or a bool; otherwise `None`.
 pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     Ok(scalar(d)?.as_i64())

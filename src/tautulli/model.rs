@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use super::lenient::{self, MaybeRow};
+use super::lenient::{self, lenient_row, MaybeRow};
 use crate::detect::{Place, Session, Strings, UserInfo};
 
 /// A paged table (`get_history`, `get_users_table`).
@@ -21,80 +21,51 @@ pub struct Page<T> {
     pub data: Vec<MaybeRow<T>>,
 }
 
-/// One `get_history` row (ungrouped), only the fields the detector reads.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct HistoryRow {
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub row_id: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub id: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub user_id: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub user: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub friendly_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub started: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub stopped: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub play_duration: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub duration: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub paused_counter: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub machine_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub platform: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub player: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub ip_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub relayed: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub full_title: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub title: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub state: Option<String>,
+lenient_row! {
+    /// One `get_history` row (ungrouped), only the fields the detector reads.
+    pub struct HistoryRow {
+        row_id: int,
+        id: int,
+        user_id: int,
+        user: string,
+        friendly_name: string,
+        started: int,
+        stopped: int,
+        play_duration: int,
+        duration: int,
+        paused_counter: int,
+        machine_id: string,
+        platform: string,
+        player: string,
+        ip_address: string,
+        relayed: int,
+        location: string,
+        full_title: string,
+        title: string,
+        state: string,
+    }
 }
 
-/// One `get_users_table` row.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct UserRow {
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub user_id: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub username: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub friendly_name: Option<String>,
+lenient_row! {
+    /// One `get_users_table` row.
+    pub struct UserRow {
+        user_id: int,
+        username: string,
+        friendly_name: string,
+    }
 }
 
-/// `get_geoip_lookup` data.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct GeoRow {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub city: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub region: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub country: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub code: Option<String>,
-    #[serde(default, deserialize_with = "lenient::float")]
-    pub latitude: Option<f64>,
-    #[serde(default, deserialize_with = "lenient::float")]
-    pub longitude: Option<f64>,
-    #[serde(default, deserialize_with = "lenient::float")]
-    pub accuracy: Option<f64>,
+lenient_row! {
+    /// `get_geoip_lookup` data.
+    pub struct GeoRow {
+        city: string,
+        region: string,
+        country: string,
+        code: string,
+        latitude: float,
+        longitude: float,
+        accuracy: float,
+    }
 }
 
 /// `get_activity` data.
@@ -105,32 +76,21 @@ pub struct Activity {
     pub sessions: Vec<MaybeRow<LiveRow>>,
 }
 
-/// One session of `get_activity` (most values are strings there).
-#[derive(Debug, Default, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct LiveRow {
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub session_key: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub user_id: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub friendly_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub user: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub ip_address: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub machine_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub platform: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub player: Option<String>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub state: Option<String>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    pub relayed: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub full_title: Option<String>,
+lenient_row! {
+    /// One session of `get_activity` (most values are strings there).
+    pub struct LiveRow {
+        session_key: string,
+        user_id: int,
+        friendly_name: string,
+        user: string,
+        ip_address: string,
+        machine_id: string,
+        platform: string,
+        player: string,
+        state: string,
+        relayed: int,
+        full_title: string,
+    }
 }
 
 /// A stream playing right now.
