@@ -8,10 +8,25 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::config::ServerSource;
+use crate::config::{ConfigError, ServerSource};
 use crate::fleet::Fleet;
 use crate::metrics::ServiceStats;
-use crate::web::auth::{Shared, WebConfig};
+use crate::tautulli;
+use crate::web::auth::{Shared, WebConfig, WebConfigError};
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The servers' configuration (`--config.file`, the key file) is wrong.
+    #[error(transparent)]
+    Servers(#[from] ConfigError),
+    /// `--web.config.file` is wrong, or cannot be put in force without a restart.
+    #[error("--web.config.file: {0}")]
+    Web(#[from] WebConfigError),
+    /// A server's client cannot be built.
+    #[error(transparent)]
+    Client(#[from] tautulli::Error),
+}
 
 /// Re-reads the configuration and puts it in force.
 pub struct Reloader {
@@ -52,21 +67,21 @@ impl Reloader {
         }
     }
 
-    fn load(&self) -> Result<(), String> {
+    fn load(&self) -> Result<(), ReloadError> {
         let servers = match &self.servers {
-            Some(source) => Some(source.load().map_err(|e| e.to_string())?),
+            Some(source) => Some(source.load()?),
             None => None,
         };
         let web = match &self.web_file {
-            Some(path) => Some(WebConfig::load(path).map_err(|e| format!("--web.config.file: {e}"))?),
+            Some(path) => Some(WebConfig::load(path)?),
             None => None,
         };
         if let Some(web) = web {
-            self.web.set(web).map_err(|e| format!("--web.config.file: {e}"))?;
+            self.web.set(web)?;
         }
         if let Some(servers) = servers {
             let wanted = servers.into_iter().map(|s| (s.name, s.client)).collect();
-            let changes = self.fleet.replace(wanted).map_err(|e| e.to_string())?;
+            let changes = self.fleet.replace(wanted)?;
             if !changes.is_empty() {
                 tracing::info!(
                     added = ?changes.added,
@@ -81,7 +96,7 @@ impl Reloader {
 }
 
 impl crate::web::Reload for Reloader {
-    fn reload(&self) -> Result<(), String> {
+    fn reload(&self) -> Result<(), crate::web::ReloadFailed> {
         let _one = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let result = self.load();
         self.stats.reloaded(result.is_ok());
@@ -89,7 +104,7 @@ impl crate::web::Reload for Reloader {
             Ok(()) => tracing::info!("configuration reloaded"),
             Err(e) => tracing::error!(error = %e, "configuration reload failed; the previous configuration stays"),
         }
-        result
+        Ok(result?)
     }
 }
 

@@ -81,7 +81,7 @@ pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<V
             tautulli_api_key: e.api_key.clone(),
             tautulli_api_key_file: e.api_key_file.clone(),
             tautulli_timeout: match &e.timeout {
-                Some(t) => parse_duration(t).map_err(|p| at("timeout", p))?,
+                Some(t) => parse_duration(t).map_err(|p| at("timeout", p.to_string()))?,
                 None => base.tautulli_timeout,
             },
             ..base.clone()

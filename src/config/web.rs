@@ -120,9 +120,8 @@ impl WebArgs {
             return Err(bad("--web.max-connections", "must be at least 1"));
         }
         let config = match &self.web_config_file {
-            Some(path) => {
-                crate::web::auth::WebConfig::load(path).map_err(|problem| bad("--web.config.file", problem))?
-            }
+            Some(path) => crate::web::auth::WebConfig::load(path)
+                .map_err(|problem| bad("--web.config.file", problem.to_string()))?,
             None => crate::web::auth::WebConfig::default(),
         };
         let external = match &self.external_url {

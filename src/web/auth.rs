@@ -70,21 +70,85 @@ pub struct WebConfig {
     pub auth: Option<Arc<Auth>>,
 }
 
+/// What is wrong with a web configuration file, and where; without the flag name (the
+/// caller adds it). No variant carries a password or a token.
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file's content is wrong.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Box<WebConfigError>,
+    },
+    /// Not YAML of this schema (an unknown key included).
+    #[error("{0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    /// A protocol version rustls does not speak.
+    #[error("tls_server_config.min_version: {0} is not offered (rustls speaks TLS12 and TLS13)")]
+    VersionNotOffered(String),
+    /// Not a protocol version name.
+    #[error("tls_server_config.min_version: {0:?} is not TLS12 or TLS13")]
+    VersionUnknown(String),
+    /// The certificate or key cannot be used.
+    #[error("tls_server_config: {0}")]
+    Tls(#[from] tls::TlsError),
+    /// HTTP and HTTPS cannot be swapped on a running listener.
+    #[error("tls_server_config: switching between HTTP and HTTPS needs a restart")]
+    NeedsRestart,
+    /// A user name basic auth cannot carry.
+    #[error("basic_auth_users: {0:?} is not a usable user name (empty or contains ':')")]
+    UserName(String),
+    /// A password hash that is not bcrypt (the hash itself is not repeated).
+    #[error("basic_auth_users.{user}: not a bcrypt hash ({source}); make one with `htpasswd -nBC 10 {user}`")]
+    NotBcrypt {
+        /// The user.
+        user: String,
+        /// What bcrypt found.
+        source: bcrypt::BcryptError,
+    },
+    /// A token digest without its `sha256:` prefix.
+    #[error("bearer_tokens.{0}: must be sha256:<64 hex digits>, the SHA-256 of the token")]
+    TokenPrefix(String),
+    /// A token digest that is not 64 hex digits.
+    #[error("bearer_tokens.{name}: {hex:?} is not 64 hex digits (printf %s \"$TOKEN\" | sha256sum)")]
+    TokenDigest {
+        /// The token's name.
+        name: String,
+        /// What was given after `sha256:`.
+        hex: String,
+    },
+}
+
 impl WebConfig {
-    /// Read and validate the file at `path`. The error says what is wrong and where,
-    /// without the flag name (the caller adds it).
-    pub fn load(path: &Path) -> Result<WebConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    /// Read and validate the file at `path`.
+    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        WebConfig::parse(&text, base).map_err(|e| format!("{}: {e}", path.display()))
+        WebConfig::parse(&text, base).map_err(|e| WebConfigError::InFile {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
     }
 
     /// Validate the YAML `text`; relative certificate paths are taken from `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<WebConfig, String> {
+    pub fn parse(text: &str, base: &Path) -> Result<WebConfig, WebConfigError> {
         let doc: FileDoc = if text.trim().is_empty() {
             FileDoc::default()
         } else {
-            serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
+            serde_yaml_ng::from_str(text)?
         };
         let tls = match doc.tls_server_config {
             None => None,
@@ -92,39 +156,31 @@ impl WebConfig {
                 let min = match t.min_version.as_deref() {
                     None | Some("TLS12") => MinVersion::Tls12,
                     Some("TLS13") => MinVersion::Tls13,
-                    Some(v @ ("TLS10" | "TLS11")) => {
-                        return Err(format!(
-                            "tls_server_config.min_version: {v} is not offered (rustls speaks TLS12 and TLS13)"
-                        ))
-                    }
-                    Some(other) => {
-                        return Err(format!(
-                            "tls_server_config.min_version: {other:?} is not TLS12 or TLS13"
-                        ))
-                    }
+                    Some(v @ ("TLS10" | "TLS11")) => return Err(WebConfigError::VersionNotOffered(v.to_owned())),
+                    Some(other) => return Err(WebConfigError::VersionUnknown(other.to_owned())),
                 };
                 let cert = base.join(&t.cert_file);
                 let key = base.join(&t.key_file);
-                Some(tls::server_config(&cert, &key, min).map_err(|e| format!("tls_server_config: {e}"))?)
+                Some(tls::server_config(&cert, &key, min)?)
             }
         };
         for (user, hash) in &doc.basic_auth_users {
             if user.is_empty() || user.contains(':') {
-                return Err(format!(
-                    "basic_auth_users: {user:?} is not a usable user name (empty or contains ':')"
-                ));
+                return Err(WebConfigError::UserName(user.clone()));
             }
-            bcrypt::HashParts::from_str(hash).map_err(|e| {
-                format!("basic_auth_users.{user}: not a bcrypt hash ({e}); make one with `htpasswd -nBC 10 {user}`")
+            bcrypt::HashParts::from_str(hash).map_err(|source| WebConfigError::NotBcrypt {
+                user: user.clone(),
+                source,
             })?;
         }
         let mut tokens = Vec::new();
         for (name, digest) in &doc.bearer_tokens {
-            let hex = digest.strip_prefix("sha256:").ok_or_else(|| {
-                format!("bearer_tokens.{name}: must be sha256:<64 hex digits>, the SHA-256 of the token")
-            })?;
-            let bytes = decode_hex32(hex).ok_or_else(|| {
-                format!("bearer_tokens.{name}: {hex:?} is not 64 hex digits (printf %s \"$TOKEN\" | sha256sum)")
+            let hex = digest
+                .strip_prefix("sha256:")
+                .ok_or_else(|| WebConfigError::TokenPrefix(name.clone()))?;
+            let bytes = decode_hex32(hex).ok_or_else(|| WebConfigError::TokenDigest {
+                name: name.clone(),
+                hex: hex.to_owned(),
             })?;
             tokens.push((name.clone(), bytes));
         }
@@ -300,13 +356,13 @@ impl Shared {
 
     /// Put `config` in force. Switching between HTTP and HTTPS needs a restart (the
     /// listener and every link would change), so such a change is refused.
-    pub fn set(&self, config: WebConfig) -> Result<(), String> {
+    pub fn set(&self, config: WebConfig) -> Result<(), WebConfigError> {
         let mut current = match self.0.write() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
         };
         if current.tls.is_some() != config.tls.is_some() {
-            return Err("tls_server_config: switching between HTTP and HTTPS needs a restart".into());
+            return Err(WebConfigError::NeedsRestart);
         }
         *current = config;
         Ok(())
@@ -340,7 +396,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<WebConfig, String> {
-        WebConfig::parse(text, Path::new("/nonexistent"))
+        WebConfig::parse(text, Path::new("/nonexistent")).map_err(|e| e.to_string())
     }
 
     fn basic(user: &str, password: &str) -> String {

@@ -36,8 +36,11 @@ use crate::snapshot::{Health, ServerState, Snapshot};
 /// Re-reads the configuration files; `POST /-/reload` and SIGHUP call it.
 pub trait Reload: Send + Sync + std::fmt::Debug {
     /// Load the files again and put them in force; on error the old configuration stays.
-    fn reload(&self) -> Result<(), String>;
+    fn reload(&self) -> Result<(), ReloadFailed>;
 }
+
+/// Why a reload changed nothing, as the reloader says it (the web layer only shows it).
+pub type ReloadFailed = Box<dyn std::error::Error + Send + Sync>;
 
 /// Shared state of the web handlers.
 #[derive(Debug)]
