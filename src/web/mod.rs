@@ -3,13 +3,14 @@
 //! and health and readiness. Everything is served under the path of
 //! `--web.external-url`, so links work behind a reverse proxy.
 //!
-//! - [`pages`]: the HTML, pure functions of the snapshots.
+//! - [`pages`]: the HTML, maud templates over the snapshots (escaped by construction).
 //! - [`svg`]: the timeline picture and the travel map.
 //! - [`mask`]: hides addresses for `--web.mask-ips`.
 //! - [`auth`]: `--web.config.file` (basic auth, bearer tokens, TLS settings).
 //! - [`tls`]: certificates for HTTPS.
 //! - [`server`]: the HTTP/1.1 server loop and its limits (timeouts, connection cap).
 //! - [`cache`]: pages rendered once per refresh.
+//! - [`runbook`]: `docs/runbook.md` served as one page at `/runbook`.
 
 pub mod auth;
 pub mod cache;

@@ -6,6 +6,7 @@ mod config_errors;
 mod faults;
 mod helpers;
 mod hostile_geo;
+mod layering;
 mod pages;
 mod parity;
 mod prometheus_e2e;
