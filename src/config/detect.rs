@@ -51,10 +51,10 @@ pub struct DetectArgs {
     #[arg(long = "weight.extra-network")]
     pub weight_extra_network: Option<f64>,
     /// A device with more plays than this is heavy.
-    #[arg(long = "heavy-device-plays", default_value_t = 5)]
+    #[arg(long = "heavy-device-plays", default_value_t = crate::detect::rules::HEAVY_DEVICE_PLAYS)]
     pub heavy_device_plays: u32,
     /// A network with at least this many plays is regularly used.
-    #[arg(long = "regular-network-plays", default_value_t = 3)]
+    #[arg(long = "regular-network-plays", default_value_t = crate::detect::rules::REGULAR_NETWORK_PLAYS)]
     pub regular_network_plays: u32,
     /// Pause time that still counts as watching when deciding when a session ended [evidence 10m, reference 0s].
     #[arg(long = "pause-allowance", value_parser = parse_duration)]
@@ -63,10 +63,10 @@ pub struct DetectArgs {
     #[arg(long = "min-overlap", value_parser = parse_duration)]
     pub min_overlap: Option<Duration>,
     /// Jumps shorter than this many km are the same metro area.
-    #[arg(long = "min-distance-km", default_value_t = 50.0)]
+    #[arg(long = "min-distance-km", default_value_t = crate::detect::travel::MIN_DISTANCE_KM)]
     pub min_distance_km: f64,
     /// Faster than this many km/h is impossible travel.
-    #[arg(long = "max-speed-kmh", default_value_t = 900.0)]
+    #[arg(long = "max-speed-kmh", default_value_t = crate::detect::travel::MAX_SPEED_KMH)]
     pub max_speed_kmh: f64,
     /// Count jumps between two sessions of one device (a VPN hop looks like one) [evidence false, reference true].
     #[arg(long = "same-device-jumps")]

@@ -28,7 +28,7 @@ pub use detect::{parse_trusted, DetectArgs};
 pub use file::{load_config_file, ConfigFile, Server, ServerEntry, ServerSource};
 pub use refresh::{GeoArgs, RefreshArgs};
 pub use tautulli::TautulliArgs;
-pub use units::{parse_duration, parse_size};
+pub use units::{parse_duration, parse_size, UnitError};
 pub use web::{Web, WebArgs};
 
 /// A configuration problem, naming the flag at fault.

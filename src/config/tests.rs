@@ -183,3 +183,39 @@ fn zero_days_is_rejected() {
     let r = report(&["--days", "0"]).unwrap();
     assert_eq!(r.detect.resolve().unwrap_err().flag, "--days");
 }
+
+/// The library's defaults (used by `demo`, tests and anyone building options in code)
+/// and the flags' defaults (shown by `--help`) are one set of values.
+#[test]
+fn flag_defaults_are_the_library_defaults() {
+    let url = crate::tautulli::TautulliUrl::parse("http://tautulli:8181").expect("a URL");
+    let lib = crate::tautulli::ClientOptions::new(url, crate::tautulli::ApiKey::new("k"));
+    let flags: TautulliArgs = flag_defaults();
+    assert_eq!(flags.tautulli_timeout, lib.timeout);
+    assert_eq!(flags.tautulli_retries, lib.retries);
+    assert_eq!(flags.tautulli_concurrency, lib.concurrency);
+    assert_eq!(flags.tautulli_page_size, lib.page_size);
+    assert_eq!(flags.tautulli_max_body, lib.max_body_bytes);
+    assert_eq!(flags.tautulli_max_rows, lib.max_rows);
+
+    let web: WebArgs = flag_defaults();
+    let limits = crate::web::server::Limits::default();
+    assert_eq!(web.read_header_timeout, limits.read_header_timeout);
+    assert_eq!(web.idle_timeout, limits.idle_timeout);
+    assert_eq!(web.max_connections, limits.max_connections);
+
+    let geo: GeoArgs = flag_defaults();
+    let cache = crate::geo::CacheOptions::default();
+    assert_eq!(geo.cache_ttl, cache.ttl);
+    assert_eq!(geo.failure_ttl, cache.failure_ttl);
+    assert_eq!(geo.cache_capacity, cache.capacity);
+
+    let detect: DetectArgs = flag_defaults();
+    for profile in [ScoringProfile::Evidence, ScoringProfile::Reference] {
+        let rules = Rules::for_profile(profile);
+        assert_eq!(detect.heavy_device_plays, rules.heavy_device_plays);
+        assert_eq!(detect.regular_network_plays, rules.regular_network_plays);
+        assert_eq!(detect.min_distance_km, rules.travel.min_distance_km);
+        assert_eq!(detect.max_speed_kmh, rules.travel.max_speed_kmh);
+    }
+}

@@ -38,6 +38,12 @@ impl Rules {
     }
 }
 
+/// Plays above which a device is heavy, in both profiles (and `--heavy-device-plays`).
+pub const HEAVY_DEVICE_PLAYS: u32 = 5;
+/// Plays from which a network is regularly used, in both profiles (and
+/// `--regular-network-plays`).
+pub const REGULAR_NETWORK_PLAYS: u32 = 3;
+
 /// All thresholds and weights detection uses; one value passed everywhere.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
@@ -79,11 +85,11 @@ impl Rules {
         let scoring = Scoring::from_profile(profile);
         match profile {
             ScoringProfile::Reference => Rules {
-                heavy_device_plays: 5,
+                heavy_device_plays: HEAVY_DEVICE_PLAYS,
                 pause_allowance_seconds: 0,
                 min_overlap_seconds: 0,
                 nearby_cellular_is_household: false,
-                regular_network_plays: 3,
+                regular_network_plays: REGULAR_NETWORK_PLAYS,
                 dual_stack_is_one_household: false,
                 devices_at_home_are_one_household: false,
                 travel: TravelRules {
@@ -97,11 +103,11 @@ impl Rules {
                 ignore_users: Vec::new(),
             },
             ScoringProfile::Evidence => Rules {
-                heavy_device_plays: 5,
+                heavy_device_plays: HEAVY_DEVICE_PLAYS,
                 pause_allowance_seconds: 600,
                 min_overlap_seconds: 120,
                 nearby_cellular_is_household: true,
-                regular_network_plays: 3,
+                regular_network_plays: REGULAR_NETWORK_PLAYS,
                 dual_stack_is_one_household: true,
                 devices_at_home_are_one_household: true,
                 travel: TravelRules::default(),

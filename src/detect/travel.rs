@@ -33,11 +33,16 @@ pub struct TravelRules {
     pub same_device_counts: bool,
 }
 
+/// Jumps shorter than this are one metro area (and `--min-distance-km`).
+pub const MIN_DISTANCE_KM: f64 = 50.0;
+/// Faster than this is impossible travel: an airliner's cruise (and `--max-speed-kmh`).
+pub const MAX_SPEED_KMH: f64 = 900.0;
+
 impl Default for TravelRules {
     fn default() -> Self {
         TravelRules {
-            min_distance_km: 50.0,
-            max_speed_kmh: 900.0,
+            min_distance_km: MIN_DISTANCE_KM,
+            max_speed_kmh: MAX_SPEED_KMH,
             same_device_counts: false,
         }
     }
