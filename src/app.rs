@@ -86,6 +86,7 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let client = Client::new(opts)?;
     let providers = geo_providers(args.geoip_db.as_deref(), args.geo.then_some(&client))?;
     let locator = Locator::new(providers, CacheOptions::default());
+    locator.set_overrides(config::parse_overrides("--geoip-override", &args.geoip_override)?);
     let refresh = config::RefreshArgs::default().resolve(args.detect.days, rules.clone())?;
     let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
 
@@ -304,6 +305,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
             ..CacheOptions::default()
         },
     );
+    locator.set_overrides(args.server_source().overrides()?);
     if args.config_check {
         println!(
             "configuration OK: {} server(s): {}",

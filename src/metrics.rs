@@ -256,7 +256,7 @@ impl Collector for Exporter {
         }
         let mut m = enc.encode_descriptor(
             "plex_sharing_geoip_lookups",
-            "GeoIP lookups by provider (mmdb, tautulli, table, cache) and outcome (hit, miss, invalid, error).",
+            "GeoIP lookups by provider (mmdb, tautulli, table, override, cache) and outcome (hit, miss, invalid, error).",
             None,
             MetricType::Counter,
         )?;

@@ -1,6 +1,6 @@
 //! Configuration reload, as Prometheus exporters do it: SIGHUP and `POST /-/reload`
-//! read `--config.file` (or the Tautulli flags' key file) and `--web.config.file`
-//! again. Both files are checked before either is put in force, so a file with a
+//! read `--config.file` (servers and `geoip_overrides`, or the Tautulli flags' key
+//! file) and `--web.config.file` again. Both files are checked before either is put in force, so a file with a
 //! problem changes nothing: the old configuration stays, the problem is one log line,
 //! and `plex_sharing_config_last_reload_successful` is 0 until a reload succeeds.
 
@@ -69,7 +69,7 @@ impl Reloader {
 
     fn load(&self) -> Result<(), ReloadError> {
         let servers = match &self.servers {
-            Some(source) => Some(source.load()?),
+            Some(source) => Some((source.load()?, source.overrides()?)),
             None => None,
         };
         let web = match &self.web_file {
@@ -79,9 +79,10 @@ impl Reloader {
         if let Some(web) = web {
             self.web.set(web)?;
         }
-        if let Some(servers) = servers {
+        if let Some((servers, overrides)) = servers {
             let wanted = servers.into_iter().map(|s| (s.name, s.client)).collect();
             let changes = self.fleet.replace(wanted)?;
+            self.fleet.locator().set_overrides(overrides);
             if !changes.is_empty() {
                 tracing::info!(
                     added = ?changes.added,

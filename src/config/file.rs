@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::tautulli::TautulliArgs;
 use super::units::parse_duration;
 use super::{bad, ConfigError, ServeArgs};
+use crate::geo::Overrides;
 use crate::tautulli::ClientOptions;
 
 /// One Tautulli server of the configuration file.
@@ -33,6 +34,9 @@ pub struct ServerEntry {
 pub struct ConfigFile {
     /// The servers to watch.
     pub servers: Vec<ServerEntry>,
+    /// Pinned places, `CIDR=LAT,LON[,LABEL]` each, as `--geoip-override` takes them.
+    #[serde(default)]
+    pub geoip_overrides: Vec<String>,
 }
 
 /// A named, validated Tautulli server.
@@ -110,9 +114,33 @@ pub struct ServerSource {
     config_file: Option<PathBuf>,
     tautulli: TautulliArgs,
     server_name: String,
+    geoip_override: Vec<String>,
+}
+
+/// `--geoip-override` values (and the file's `geoip_overrides`) into pinned places.
+pub fn parse_overrides<S: AsRef<str>>(flag: &str, texts: &[S]) -> Result<Overrides, ConfigError> {
+    Overrides::parse(texts).map_err(|e| bad(flag, e.to_string()))
 }
 
 impl ServerSource {
+    /// The places to pin: the flags' first, then the configuration file's (read again, so
+    /// a reload picks up a change).
+    pub fn overrides(&self) -> Result<Overrides, ConfigError> {
+        let mut texts = self.geoip_override.clone();
+        parse_overrides("--geoip-override", &texts)?;
+        if let Some(path) = &self.config_file {
+            let flag = "--config.file";
+            let text =
+                std::fs::read_to_string(path).map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
+            let file: ConfigFile =
+                serde_yaml_ng::from_str(&text).map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
+            parse_overrides(flag, &file.geoip_overrides)
+                .map_err(|e| bad(flag, format!("{}: geoip_overrides: {}", path.display(), e.problem)))?;
+            texts.extend(file.geoip_overrides);
+        }
+        parse_overrides("--geoip-override", &texts)
+    }
+
     /// The servers to watch: from the configuration file, or the single one of the flags.
     pub fn load(&self) -> Result<Vec<Server>, ConfigError> {
         match &self.config_file {
@@ -146,6 +174,7 @@ impl ServeArgs {
             config_file: self.config_file.clone(),
             tautulli: self.tautulli.clone(),
             server_name: self.server_name.clone(),
+            geoip_override: self.geo.geoip_override.clone(),
         }
     }
 

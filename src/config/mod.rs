@@ -25,7 +25,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::tz::TimeZone;
 
 pub use detect::{parse_trusted, DetectArgs};
-pub use file::{load_config_file, ConfigFile, Server, ServerEntry, ServerSource};
+pub use file::{load_config_file, parse_overrides, ConfigFile, Server, ServerEntry, ServerSource};
 pub use refresh::{GeoArgs, RefreshArgs};
 pub use tautulli::TautulliArgs;
 pub use units::{parse_duration, parse_size, UnitError};
@@ -109,6 +109,10 @@ pub struct ReportArgs {
     /// Locate addresses with Tautulli's get_geoip_lookup (needs Tautulli to reach plex.tv).
     #[arg(long)]
     pub geo: bool,
+    /// Pin a network's place ahead of every GeoIP provider: `CIDR=LAT,LON[,LABEL]`.
+    /// Repeatable.
+    #[arg(long = "geoip-override", value_name = "CIDR=LAT,LON[,LABEL]")]
+    pub geoip_override: Vec<String>,
     /// Also print the chronological timeline of concurrent sessions.
     #[arg(long)]
     pub timeline: bool,

@@ -18,6 +18,11 @@ pub struct GeoArgs {
     /// Fall back to Tautulli's get_geoip_lookup (plex.tv) for addresses the database lacks.
     #[arg(long = "geo")]
     pub geo: bool,
+    /// Pin a network's place ahead of every GeoIP provider: `CIDR=LAT,LON[,LABEL]`, e.g.
+    /// your ISP's address pool or a relative's address. Repeatable; also `geoip_overrides`
+    /// in --config.file.
+    #[arg(long = "geoip-override", value_name = "CIDR=LAT,LON[,LABEL]")]
+    pub geoip_override: Vec<String>,
     /// How long a located address is cached.
     #[arg(long = "geoip.cache-ttl", default_value = "24h", value_parser = parse_duration)]
     pub cache_ttl: Duration,

@@ -1,17 +1,19 @@
 //! Where an address is: a chain of providers (a local `.mmdb` first, Tautulli's
 //! `get_geoip_lookup` as a fallback, or a fixed table for the demo) behind a moka cache
 //! that coalesces concurrent lookups of one address and keeps failures for a shorter
-//! time so a dead provider is not hammered. Private addresses are never looked up.
+//! time so a dead provider is not hammered. Private addresses are never looked up;
+//! places the owner pins ([`overrides`]) are answered before any provider.
 //!
 //! Every answer is range-checked ([`check_place`]) before it is used: a coordinate off
 //! the globe is a broken provider, not a place, and the map and travel maths downstream
 //! may then rely on real coordinates.
 
 pub mod mmdb;
+pub mod overrides;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
@@ -22,6 +24,7 @@ use crate::detect::{network, Place, Places};
 use crate::tautulli;
 
 pub use mmdb::MmdbProvider;
+pub use overrides::{Override, OverrideError, Overrides};
 
 /// Why a lookup failed (as opposed to "no data for this address").
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +163,10 @@ impl LookupStats {
 impl std::fmt::Debug for Locator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.providers.iter().map(Provider::name).collect();
-        f.debug_struct("Locator").field("providers", &names).finish()
+        f.debug_struct("Locator")
+            .field("providers", &names)
+            .field("overrides", &self.overrides().len())
+            .finish()
     }
 }
 
@@ -169,6 +175,8 @@ impl std::fmt::Debug for Locator {
 pub struct Locator {
     cache: Cache<IpAddr, Located>,
     providers: Arc<Vec<Provider>>,
+    /// Pinned places, asked first; swapped whole on reload.
+    overrides: Arc<RwLock<Arc<Overrides>>>,
     stats: Arc<LookupStats>,
     concurrency: usize,
 }
@@ -186,14 +194,27 @@ impl Locator {
         Locator {
             cache,
             providers: Arc::new(providers),
+            overrides: Arc::default(),
             stats: Arc::new(LookupStats::default()),
             concurrency: opts.concurrency.max(1),
         }
     }
 
-    /// True when no provider is configured (locating is a no-op).
+    /// Pin `overrides` ahead of every provider, in every clone of this locator. The
+    /// cache is left as it is: a pinned address never reaches it.
+    pub fn set_overrides(&self, overrides: Overrides) {
+        let mut current = self.overrides.write().unwrap_or_else(|p| p.into_inner());
+        *current = Arc::new(overrides);
+    }
+
+    /// The pinned places in force.
+    pub fn overrides(&self) -> Arc<Overrides> {
+        self.overrides.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// True when no provider is configured and nothing is pinned (locating is a no-op).
     pub fn is_empty(&self) -> bool {
-        self.providers.is_empty()
+        self.providers.is_empty() && self.overrides().is_empty()
     }
 
     /// Lookup counts.
@@ -208,10 +229,17 @@ impl Locator {
 
     /// Where `ip` is; `None` for private addresses and unknown ones.
     pub async fn locate(&self, ip: IpAddr) -> Option<Arc<Place>> {
-        if self.providers.is_empty() || network::is_private(ip) {
+        if network::is_private(ip) {
             return None;
         }
         let ip = network::canonical(ip);
+        if let Some(place) = self.overrides().find(ip) {
+            self.stats.add("override", "hit");
+            return Some(place.clone());
+        }
+        if self.providers.is_empty() {
+            return None;
+        }
         let entry = self.cache.entry(ip).or_insert_with(self.ask_providers(ip)).await;
         if !entry.is_fresh() {
             self.stats.add("cache", "hit");

@@ -66,6 +66,12 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         "unknown-top-key.yml",
         format!("servers:\n  - name: home\n    url: {url}\n    api_key: {CFG_KEY}\nrefresh: 5s\n"),
     );
+    let file_bad_override = yaml(
+        "bad-override.yml",
+        format!(
+            "servers:\n  - name: home\n    url: {url}\n    api_key: {CFG_KEY}\ngeoip_overrides:\n  - 'nowhere=1,2'\n"
+        ),
+    );
     let file_bad_url = yaml(
         "bad-url.yml",
         format!("servers:\n  - name: home\n    url: ftp://x\n    api_key: {CFG_KEY}\n"),
@@ -206,6 +212,16 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         want: "error: --trusted-network: \"alice=10.0.0.0/33\": \"10.0.0.0/33\" is not a CIDR".into(),
     });
     cases.push(Case {
+        what: "GeoIP override without coordinates",
+        args: serve(&["--geoip-override", "81.2.0.0/16"]),
+        want: "error: --geoip-override: \"81.2.0.0/16\" is not CIDR=LAT,LON[,LABEL]".into(),
+    });
+    cases.push(Case {
+        what: "GeoIP override off the globe",
+        args: serve(&["--geoip-override", "81.2.0.0/16=52.5,1e300,Berlin"]),
+        want: "error: --geoip-override: \"81.2.0.0/16=52.5,1e300,Berlin\": longitude is not a number in range".into(),
+    });
+    cases.push(Case {
         what: "unknown flag",
         args: serve(&["--refresh-intervall", "5s"]),
         want: "error: unexpected argument '--refresh-intervall' found; tip: a similar argument exists: '--refresh-interval'"
@@ -257,6 +273,13 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         what: "unknown top-level key in the configuration file",
         args: with_file(&unknown_top_key),
         want: format!("error: --config.file: {unknown_top_key}: unknown field `refresh`"),
+    });
+    cases.push(Case {
+        what: "bad GeoIP override in the configuration file",
+        args: with_file(&file_bad_override),
+        want: format!(
+            "error: --config.file: {file_bad_override}: geoip_overrides: \"nowhere=1,2\": the part before '=' is not a CIDR"
+        ),
     });
     cases.push(Case {
         what: "bad URL in the configuration file",

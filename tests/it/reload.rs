@@ -244,3 +244,47 @@ async fn config_check_validates_both_files_and_exits() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("error: --web.config.file: "), "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_puts_new_geoip_overrides_in_force() {
+    let (_fake, url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
+    let dir = TempDir::new("reload-overrides");
+    let cfg = dir.0.join("servers.yml");
+    let write = |label: &str| {
+        let text = format!(
+            "servers:\n  - name: home\n    url: {url}\n    api_key: {KEY}\ngeoip_overrides:\n  - '81.1.0.0/16=40.7,-74.0,{label}'\n"
+        );
+        std::fs::write(&cfg, text).unwrap();
+    };
+    write("First Street");
+    let exp = Exporter::spawn(
+        &["--config.file", cfg.to_str().unwrap(), "--refresh-interval", "1s"],
+        &[],
+    )
+    .await;
+    exp.wait_ready().await;
+    let label = || async {
+        let (_, body) = exp.get(&format!("/api/v1/users/home/{SHARER}")).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["ip_locations"]["81.1.1.1"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(label().await, "First Street", "pinned without any GeoIP provider");
+
+    write("Second Avenue");
+    let r = exp.http.post(format!("{}/-/reload", exp.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = label().await;
+        if seen == "Second Avenue" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, "Second Avenue", "the next refresh uses the reloaded pin");
+    let (_, m) = exp.get("/metrics").await;
+    assert!(
+        m.contains(r#"plex_sharing_geoip_lookups_total{provider="override",outcome="hit"}"#),
+        "{m}"
+    );
+}

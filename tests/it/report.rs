@@ -564,3 +564,27 @@ async fn the_default_evidence_score_flags_the_sharer_and_not_the_household() {
         (Some(0.0), Some(false))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_network_beats_every_provider_and_changes_the_verdict() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    // The owner knows 82.2.2.2 is the sharer's own second line in New York, not London.
+    let r = report(
+        &url,
+        &[
+            "--geo",
+            "--format",
+            "json",
+            "--geoip-override",
+            "82.2.0.0/16=40.7128,-74.0060,Sam's flat",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = user(&r.json(), SHARER).clone();
+    assert_eq!(s["ip_locations"]["82.2.2.2"], "Sam's flat");
+    assert_eq!(s["ip_locations"]["81.1.1.1"], "New York, United States");
+    assert_eq!(s["teleportations"], 0, "New York to New York is no jump");
+    // 81.1.1.1, 93.3.3.3 and 94.4.4.4 are asked; the pinned address never is.
+    assert_eq!(fake.count("get_geoip_lookup"), 3);
+}
