@@ -85,7 +85,10 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let tz = config::time_zone(&args.timezone)?;
     let client = Client::new(opts)?;
     let providers = geo_providers(args.geoip_db.as_deref(), args.geo.then_some(&client))?;
-    let locator = Locator::new(providers, CacheOptions::default());
+    let mut locator = Locator::new(providers, CacheOptions::default());
+    if let Some(path) = &args.geoip_cache_file {
+        locator = locator.with_cache_file(path.clone()).await;
+    }
     locator.set_overrides(config::parse_overrides("--geoip-override", &args.geoip_override)?);
     let refresh = config::RefreshArgs::default().resolve(args.detect.days, rules.clone())?;
     let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
@@ -98,6 +101,7 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     });
     let result = refresher.refresh("report", &client, &locator, &refresh, now).await;
     progress.finish();
+    locator.save().await;
     let snapshot = match result {
         Ok(s) => s,
         Err(RefreshError::UnknownUser(name)) => return Err(AppError::UnknownUser(name)),
@@ -316,7 +320,13 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
     }
     let listener = bind(&web).await?;
     let source = Some(args.server_source());
-    serve_with(listener, states, source, locator, opts, web, shutdown_signal()).await
+    let locator = match &args.geo.cache_file {
+        Some(path) => locator.with_cache_file(path.clone()).await,
+        None => locator,
+    };
+    serve_with(listener, states, source, locator.clone(), opts, web, shutdown_signal()).await?;
+    locator.save().await;
+    Ok(())
 }
 
 /// The API key of the demo's simulated Tautulli.

@@ -225,6 +225,7 @@ pub async fn run(server: Arc<ServerState>, locator: Locator, opts: Arc<RefreshOp
     loop {
         ticker.tick().await;
         refresh_and_record(&server, &mut refresher, &locator, &opts).await;
+        locator.save().await;
     }
 }
 

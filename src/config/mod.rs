@@ -113,6 +113,10 @@ pub struct ReportArgs {
     /// Repeatable.
     #[arg(long = "geoip-override", value_name = "CIDR=LAT,LON[,LABEL]")]
     pub geoip_override: Vec<String>,
+    /// Keep looked-up places in this file, so the next report asks no provider again for
+    /// an address looked up within a day.
+    #[arg(long = "geoip.cache-file", alias = "geoip-cache-file", value_name = "PATH")]
+    pub geoip_cache_file: Option<PathBuf>,
     /// Also print the chronological timeline of concurrent sessions.
     #[arg(long)]
     pub timeline: bool,

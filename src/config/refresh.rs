@@ -32,6 +32,11 @@ pub struct GeoArgs {
     /// Most addresses cached.
     #[arg(long = "geoip.cache-capacity", default_value_t = 100_000)]
     pub cache_capacity: u64,
+    /// Keep the GeoIP cache in this file too, so a restart asks no provider again for
+    /// an address within --geoip.cache-ttl (written after each refresh that looked
+    /// something up, and at shutdown).
+    #[arg(long = "geoip.cache-file", alias = "geoip-cache-file", value_name = "PATH")]
+    pub cache_file: Option<PathBuf>,
 }
 
 /// Refresh cadence flags.

@@ -138,7 +138,7 @@ pub struct UserInfo {
 }
 
 /// Where an address is, as GeoIP says.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Place {
     /// City name, if the database knows it (country-level results have none).
     pub city: Option<String>,

@@ -10,6 +10,7 @@
 
 pub mod mmdb;
 pub mod overrides;
+pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -128,6 +129,36 @@ impl Default for CacheOptions {
 struct Located {
     place: Option<Arc<Place>>,
     failed: bool,
+    /// The provider that answered (or failed last); "" when none was asked.
+    provider: &'static str,
+    /// When it was looked up, epoch seconds: entries read from the cache file keep
+    /// only what is left of their TTL.
+    looked_up: i64,
+}
+
+/// Now, epoch seconds.
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The provider name of a stored entry, as the metrics spell it.
+fn provider_name(stored: &str) -> &'static str {
+    match stored {
+        "mmdb" => "mmdb",
+        "tautulli" => "tautulli",
+        "table" => "table",
+        _ => "",
+    }
+}
+
+/// The cache file and whether the cache holds lookups it does not.
+struct CacheFile {
+    path: std::path::PathBuf,
+    dirty: std::sync::atomic::AtomicBool,
+    /// One write at a time.
+    writing: tokio::sync::Mutex<()>,
 }
 
 struct Ttl {
@@ -137,7 +168,9 @@ struct Ttl {
 
 impl Expiry<IpAddr, Located> for Ttl {
     fn expire_after_create(&self, _: &IpAddr, v: &Located, _: Instant) -> Option<Duration> {
-        Some(if v.failed { self.failed } else { self.ok })
+        let ttl = if v.failed { self.failed } else { self.ok };
+        let age = u64::try_from(now_epoch().saturating_sub(v.looked_up)).unwrap_or(0);
+        Some(ttl.saturating_sub(Duration::from_secs(age)))
     }
 }
 
@@ -177,6 +210,8 @@ pub struct Locator {
     providers: Arc<Vec<Provider>>,
     /// Pinned places, asked first; swapped whole on reload.
     overrides: Arc<RwLock<Arc<Overrides>>>,
+    file: Option<Arc<CacheFile>>,
+    capacity: u64,
     stats: Arc<LookupStats>,
     concurrency: usize,
 }
@@ -195,8 +230,78 @@ impl Locator {
             cache,
             providers: Arc::new(providers),
             overrides: Arc::default(),
+            file: None,
+            capacity: opts.capacity,
             stats: Arc::new(LookupStats::default()),
             concurrency: opts.concurrency.max(1),
+        }
+    }
+
+    /// Keep the cache in `path` too: what it holds now (within its TTL) is loaded, and
+    /// [`Locator::save`] writes back what was looked up since. A file that cannot be read
+    /// is one warning and an empty start, never an error: the cache only saves time.
+    pub async fn with_cache_file(mut self, path: std::path::PathBuf) -> Locator {
+        let capacity = usize::try_from(self.capacity).unwrap_or(usize::MAX);
+        let read = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || store::read(&path, capacity)).await
+        };
+        match read {
+            Ok(Ok(entries)) => {
+                let n = entries.len();
+                for e in entries {
+                    let located = Located {
+                        place: e.place.map(Arc::new),
+                        failed: e.failed,
+                        provider: provider_name(&e.provider),
+                        looked_up: e.looked_up,
+                    };
+                    self.cache.insert(network::canonical(e.ip), located).await;
+                }
+                self.cache.run_pending_tasks().await;
+                tracing::debug!(path = %path.display(), entries = n, kept = self.cache.entry_count(), "GeoIP cache file read");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "GeoIP cache file ignored; starting with an empty cache"),
+            Err(e) => tracing::warn!(error = %e, "GeoIP cache file not read; starting with an empty cache"),
+        }
+        self.file = Some(Arc::new(CacheFile {
+            path,
+            dirty: std::sync::atomic::AtomicBool::new(false),
+            writing: tokio::sync::Mutex::new(()),
+        }));
+        self
+    }
+
+    /// Write the cache to its file when it learned something since the last write.
+    /// Failing to write is one warning; the next call tries again.
+    pub async fn save(&self) {
+        use std::sync::atomic::Ordering;
+        let Some(file) = &self.file else { return };
+        let _one = file.writing.lock().await;
+        if !file.dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let entries: Vec<store::Entry> = self
+            .cache
+            .iter()
+            .map(|(ip, v)| store::Entry {
+                ip: *ip,
+                provider: v.provider.to_string(),
+                looked_up: v.looked_up,
+                place: v.place.as_deref().cloned(),
+                failed: v.failed,
+            })
+            .collect();
+        let path = file.path.clone();
+        let written = tokio::task::spawn_blocking(move || store::write(&path, entries)).await;
+        let failed = match written {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(error) = failed {
+            file.dirty.store(true, Ordering::Release);
+            tracing::warn!(%error, "GeoIP cache file not written; trying again after the next refresh");
         }
     }
 
@@ -243,13 +348,19 @@ impl Locator {
         let entry = self.cache.entry(ip).or_insert_with(self.ask_providers(ip)).await;
         if !entry.is_fresh() {
             self.stats.add("cache", "hit");
+        } else if let Some(file) = &self.file {
+            // Inserted just now: the file lacks it.
+            file.dirty.store(true, std::sync::atomic::Ordering::Release);
         }
         entry.into_value().place
     }
 
     async fn ask_providers(&self, ip: IpAddr) -> Located {
+        let looked_up = now_epoch();
         let mut failed = false;
+        let mut last = "";
         for p in self.providers.iter() {
+            last = p.name();
             match p.locate(ip).await {
                 Ok(Some(place)) => match check_place(&place) {
                     Ok(()) => {
@@ -257,6 +368,8 @@ impl Locator {
                         return Located {
                             place: Some(Arc::new(place)),
                             failed: false,
+                            provider: p.name(),
+                            looked_up,
                         };
                     }
                     // Unlocated like a miss, but kept only for the failure TTL: the
@@ -283,7 +396,12 @@ impl Locator {
                 }
             }
         }
-        Located { place: None, failed }
+        Located {
+            place: None,
+            failed,
+            provider: last,
+            looked_up,
+        }
     }
 
     /// Locate every distinct public address in `ips`, a bounded number at a time.
@@ -304,119 +422,4 @@ impl Locator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::detect::testing::place;
-
-    fn table() -> Provider {
-        Provider::Table(Arc::new(HashMap::from([
-            ("81.1.1.1".parse().unwrap(), place("New York", 40.7, -74.0)),
-            ("2a02:a440::1".parse().unwrap(), place("Amsterdam", 52.4, 4.9)),
-        ])))
-    }
-
-    #[tokio::test]
-    async fn private_addresses_are_never_looked_up() {
-        let loc = Locator::new(vec![table()], CacheOptions::default());
-        assert!(loc.locate("192.168.1.5".parse().unwrap()).await.is_none());
-        assert!(loc.locate("fd00::5".parse().unwrap()).await.is_none());
-        assert!(loc.stats().snapshot().is_empty());
-    }
-
-    #[tokio::test]
-    async fn second_lookup_of_an_address_is_a_cache_hit() {
-        let loc = Locator::new(vec![table()], CacheOptions::default());
-        let ip: IpAddr = "81.1.1.1".parse().unwrap();
-        assert_eq!(loc.locate(ip).await.unwrap().city.as_deref(), Some("New York"));
-        assert!(loc.locate(ip).await.is_some());
-        let s = loc.stats().snapshot();
-        assert_eq!(s.get(&("table", "hit")), Some(&1));
-        assert_eq!(s.get(&("cache", "hit")), Some(&1));
-    }
-
-    fn at(lat: f64, lon: f64, radius: Option<f64>) -> Place {
-        Place {
-            accuracy_radius_km: radius,
-            ..place("Somewhere", lat, lon)
-        }
-    }
-
-    #[test]
-    fn places_on_earth_pass_the_range_check() {
-        for p in [
-            at(0.0, 0.0, None),
-            at(90.0, 180.0, Some(0.0)),
-            at(-90.0, -180.0, Some(MAX_ACCURACY_RADIUS_KM)),
-            at(40.7, -74.0, Some(1000.0)),
-        ] {
-            assert_eq!(check_place(&p), Ok(()), "{p:?}");
-        }
-    }
-
-    #[test]
-    fn each_impossible_number_fails_the_range_check() {
-        let cases = [
-            (at(90.5, 0.0, None), "latitude"),
-            (at(-91.0, 0.0, None), "latitude"),
-            (at(f64::NAN, 0.0, None), "latitude"),
-            (at(f64::INFINITY, 0.0, None), "latitude"),
-            (at(0.0, 180.01, None), "longitude"),
-            (at(0.0, -1e8, None), "longitude"),
-            (at(0.0, 1e300, None), "longitude"),
-            (at(0.0, f64::NAN, None), "longitude"),
-            (at(0.0, f64::NEG_INFINITY, None), "longitude"),
-            (at(0.0, 0.0, Some(-1.0)), "accuracy_radius"),
-            (at(0.0, 0.0, Some(20_001.0)), "accuracy_radius"),
-            (at(0.0, 0.0, Some(f64::NAN)), "accuracy_radius"),
-            (at(0.0, 0.0, Some(f64::INFINITY)), "accuracy_radius"),
-        ];
-        for (p, field) in cases {
-            assert_eq!(check_place(&p), Err(field), "{p:?}");
-        }
-    }
-
-    /// An impossible answer leaves the address unlocated, counts as `invalid`, lets the
-    /// next provider answer, and is kept for the failure TTL only.
-    #[tokio::test]
-    async fn impossible_answers_are_counted_and_left_unlocated() {
-        let broken = Provider::Table(Arc::new(HashMap::from([
-            ("81.1.1.1".parse().unwrap(), at(0.0, 1e300, None)),
-            ("82.2.2.2".parse().unwrap(), at(91.0, 0.0, None)),
-            ("83.3.3.3".parse().unwrap(), at(1.0, 2.0, Some(f64::INFINITY))),
-        ])));
-        let loc = Locator::new(
-            vec![broken, table()],
-            CacheOptions {
-                failure_ttl: Duration::ZERO,
-                ..CacheOptions::default()
-            },
-        );
-        let places = loc
-            .locate_all(["81.1.1.1", "82.2.2.2", "83.3.3.3"].map(|s| s.parse().unwrap()))
-            .await;
-        let cities: Vec<_> = places.values().map(|p| p.city.as_deref()).collect();
-        assert_eq!(cities, [Some("New York")], "only the second provider's good answer");
-        let s = loc.stats().snapshot();
-        assert_eq!(s.get(&("table", "invalid")), Some(&3));
-        assert_eq!(s.get(&("table", "hit")), Some(&1));
-        assert_eq!(s.get(&("table", "miss")), Some(&2));
-        // Kept for the failure TTL (zero here): asked again, not served from the cache.
-        assert!(loc.locate("82.2.2.2".parse().unwrap()).await.is_none());
-        let s = loc.stats().snapshot();
-        assert_eq!(s.get(&("table", "invalid")), Some(&4));
-        assert_eq!(s.get(&("cache", "hit")), None);
-    }
-
-    #[tokio::test]
-    async fn the_chain_falls_through_to_the_next_provider() {
-        let empty = Provider::Table(Arc::new(HashMap::new()));
-        let loc = Locator::new(vec![empty, table()], CacheOptions::default());
-        let places = loc
-            .locate_all(["81.1.1.1", "81.1.1.1", "10.0.0.1", "2a02:a440::1", "9.9.9.9"].map(|s| s.parse().unwrap()))
-            .await;
-        assert_eq!(places.len(), 2);
-        let s = loc.stats().snapshot();
-        assert_eq!(s.get(&("table", "miss")), Some(&4)); // 3 public from the empty table + 9.9.9.9 from the second
-        assert_eq!(s.get(&("table", "hit")), Some(&2));
-    }
-}
+mod tests;

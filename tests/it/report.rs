@@ -588,3 +588,45 @@ async fn a_pinned_network_beats_every_provider_and_changes_the_verdict() {
     // 81.1.1.1, 93.3.3.3 and 94.4.4.4 are asked; the pinned address never is.
     assert_eq!(fake.count("get_geoip_lookup"), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_geoip_cache_file_makes_the_next_report_ask_nothing() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let dir = TempDir::new("geoip-cache-file");
+    let cache = dir.0.join("geoip-cache.json");
+    let cache_arg = cache.to_str().unwrap();
+    let args = ["--geo", "--format", "json", "--geoip.cache-file", cache_arg];
+
+    let cold = report(&url, &args).await;
+    assert_eq!(cold.code, 0, "{}", cold.stderr);
+    assert_eq!(fake.count("get_geoip_lookup"), 4, "every public address once");
+    let stored = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        stored.contains("81.1.1.1") && !stored.contains(KEY),
+        "places, never the key"
+    );
+
+    let warm = report(&url, &args).await;
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    assert_eq!(fake.count("get_geoip_lookup"), 4, "a warm start asks nothing");
+    assert_eq!(
+        warm.json()["users"],
+        cold.json()["users"],
+        "the same places, the same verdicts"
+    );
+
+    // A damaged file: one warning, the report as usual, and the file written anew.
+    std::fs::write(&cache, "{\"format\": ").unwrap();
+    let damaged = report(&url, &args).await;
+    assert_eq!(damaged.code, 0, "{}", damaged.stderr);
+    let warnings: Vec<&str> = damaged
+        .stderr
+        .lines()
+        .filter(|l| l.contains("GeoIP cache file"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", damaged.stderr);
+    assert!(warnings[0].contains("not a GeoIP cache file"), "{}", warnings[0]);
+    assert_eq!(fake.count("get_geoip_lookup"), 8, "looked up again");
+    assert_eq!(damaged.json()["users"], cold.json()["users"]);
+    assert!(std::fs::read_to_string(&cache).unwrap().contains("81.1.1.1"));
+}

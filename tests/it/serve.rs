@@ -623,3 +623,37 @@ async fn a_refresh_reuses_the_findings_of_users_whose_history_did_not_change() {
     );
     assert_eq!((of(&third, 2).plays, of(&third, 2).devices), (21, 2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_with_a_geoip_cache_file_asks_no_provider_again() {
+    let (fake, url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
+    let dir = TempDir::new("serve-geoip-cache");
+    let cache = dir.0.join("geoip-cache.json");
+    let args = ["--geo", "--geoip.cache-file", cache.to_str().unwrap()];
+    let first = Exporter::start(&url, KEY, &args).await;
+    first.wait_ready().await;
+    let asked = fake.count("get_geoip_lookup");
+    assert_eq!(asked, 4, "every public address once");
+    // Written after the refresh that looked them up (killed, so no shutdown write).
+    let mut written = false;
+    for _ in 0..100 {
+        written = std::fs::read_to_string(&cache).is_ok_and(|t| t.contains("81.1.1.1"));
+        if written {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(written, "the cache file is written after the first refresh");
+    first.stop().await;
+
+    let second = Exporter::start(&url, KEY, &args).await;
+    second.wait_ready().await;
+    assert_eq!(fake.count("get_geoip_lookup"), asked, "nothing asked after the restart");
+    let (_, m) = second.get("/metrics").await;
+    assert!(
+        m.contains(r#"plex_sharing_geoip_lookups_total{provider="cache",outcome="hit"} 4"#),
+        "{m}"
+    );
+    let (_, user) = second.get(&format!("/api/v1/users/home/{SHARER}")).await;
+    assert!(user.contains("New York"), "{user}");
+}
