@@ -85,11 +85,16 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let tz = config::time_zone(&args.timezone)?;
     let client = Client::new(opts)?;
     let providers = geo_providers(args.geoip_db.as_deref(), args.geo.then_some(&client))?;
-    let mut locator = Locator::new(providers, CacheOptions::default());
+    let cache = CacheOptions {
+        concurrency: config::geoip_concurrency(args.geoip_concurrency)?,
+        ..CacheOptions::default()
+    };
+    let overrides = config::parse_overrides("--geoip-override", &args.geoip_override)?;
+    let mut locator = Locator::new(providers, cache);
+    locator.set_overrides(overrides);
     if let Some(path) = &args.geoip_cache_file {
         locator = locator.with_cache_file(path.clone()).await;
     }
-    locator.set_overrides(config::parse_overrides("--geoip-override", &args.geoip_override)?);
     let refresh = config::RefreshArgs::default().resolve(args.detect.days, rules.clone())?;
     let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
 
@@ -306,7 +311,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
             ttl: args.geo.cache_ttl,
             failure_ttl: args.geo.failure_ttl,
             capacity: args.geo.cache_capacity,
-            ..CacheOptions::default()
+            concurrency: config::geoip_concurrency(args.geo.concurrency)?,
         },
     );
     locator.set_overrides(args.server_source().overrides()?);

@@ -26,7 +26,7 @@ use jiff::tz::TimeZone;
 
 pub use detect::{parse_trusted, DetectArgs};
 pub use file::{load_config_file, parse_overrides, ConfigFile, Server, ServerEntry, ServerSource};
-pub use refresh::{GeoArgs, RefreshArgs};
+pub use refresh::{geoip_concurrency, GeoArgs, RefreshArgs};
 pub use tautulli::TautulliArgs;
 pub use units::{parse_duration, parse_size, UnitError};
 pub use web::{Web, WebArgs};
@@ -117,6 +117,9 @@ pub struct ReportArgs {
     /// an address looked up within a day.
     #[arg(long = "geoip.cache-file", alias = "geoip-cache-file", value_name = "PATH")]
     pub geoip_cache_file: Option<PathBuf>,
+    /// GeoIP lookups in flight at once.
+    #[arg(long = "geoip.concurrency", alias = "geoip-concurrency", default_value_t = crate::geo::DEFAULT_CONCURRENCY)]
+    pub geoip_concurrency: usize,
     /// Also print the chronological timeline of concurrent sessions.
     #[arg(long)]
     pub timeline: bool,

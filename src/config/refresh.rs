@@ -37,6 +37,17 @@ pub struct GeoArgs {
     /// something up, and at shutdown).
     #[arg(long = "geoip.cache-file", alias = "geoip-cache-file", value_name = "PATH")]
     pub cache_file: Option<PathBuf>,
+    /// GeoIP lookups in flight at once.
+    #[arg(long = "geoip.concurrency", alias = "geoip-concurrency", default_value_t = crate::geo::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+}
+
+/// `--geoip.concurrency`: at least one lookup at a time.
+pub fn geoip_concurrency(n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        return Err(bad("--geoip.concurrency", "must be at least 1"));
+    }
+    Ok(n)
 }
 
 /// Refresh cadence flags.

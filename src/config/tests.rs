@@ -209,6 +209,7 @@ fn flag_defaults_are_the_library_defaults() {
     assert_eq!(geo.cache_ttl, cache.ttl);
     assert_eq!(geo.failure_ttl, cache.failure_ttl);
     assert_eq!(geo.cache_capacity, cache.capacity);
+    assert_eq!(geo.concurrency, cache.concurrency);
 
     let detect: DetectArgs = flag_defaults();
     for profile in [ScoringProfile::Evidence, ScoringProfile::Reference] {

@@ -212,6 +212,11 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         want: "error: --trusted-network: \"alice=10.0.0.0/33\": \"10.0.0.0/33\" is not a CIDR".into(),
     });
     cases.push(Case {
+        what: "no GeoIP lookups at all",
+        args: serve(&["--geoip.concurrency", "0"]),
+        want: "error: --geoip.concurrency: must be at least 1".into(),
+    });
+    cases.push(Case {
         what: "GeoIP override without coordinates",
         args: serve(&["--geoip-override", "81.2.0.0/16"]),
         want: "error: --geoip-override: \"81.2.0.0/16\" is not CIDR=LAT,LON[,LABEL]".into(),
