@@ -7,7 +7,7 @@
 //!
 //! - [`untrusted`]: terminal and bidirectional controls in outside text, neutralised
 //!   before the terminal report or a page shows it. Imports nothing from the crate.
-//! - [`format`]: how times and durations are written, for every sink. Imports nothing
+//! - [`format`](mod@format): how times and durations are written, for every sink. Imports nothing
 //!   from the crate.
 //! - [`detect`]: pure detection over plain data (sessions, rules, networks, households,
 //!   concurrency, impossible travel, score, ranking). No I/O, no async, no clock.

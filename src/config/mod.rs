@@ -7,7 +7,7 @@
 //! - [`detect`]: thresholds, weights, trusted networks, into detection rules.
 //! - [`web`]: `--web.*`, into web settings.
 //! - [`refresh`]: GeoIP cache and refresh cadence.
-//! - [`file`]: `--config.file` and where `serve`'s servers come from.
+//! - [`file`](mod@file): `--config.file` and where `serve`'s servers come from.
 
 pub mod detect;
 pub mod file;

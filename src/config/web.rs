@@ -19,7 +19,7 @@ pub struct WebArgs {
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     pub telemetry_path: String,
     /// URL under which the exporter is reachable (behind a proxy); links in reports and
-    /// alerts use it, and its path becomes the route prefix. Default: http://<host>:<port>.
+    /// alerts use it, and its path becomes the route prefix. Default: `http://<host>:<port>`.
     #[arg(long = "web.external-url")]
     pub external_url: Option<String>,
     /// Exporter-toolkit web configuration (YAML): `tls_server_config` for HTTPS,

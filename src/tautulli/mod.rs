@@ -2,7 +2,8 @@
 //!
 //! - [`url`]: the API key and the base URL, and keeping both out of sight.
 //! - [`call`]: one request: timeout, retries, body cap, request counting, redaction.
-//! - [`paging`]: the paged reads (users table, history by day) and their bounds.
+//! - [`paging`]: the paged reads (users table, history in ranges of days) and their bounds.
+//! - [`plan`]: which dates history is asked for, and in which ranges.
 //! - [`model`]: response shapes and their conversion into detector types.
 //! - [`lenient`]: decoding helpers for Tautulli's loosely typed JSON.
 
@@ -10,6 +11,7 @@ pub mod call;
 pub mod lenient;
 pub mod model;
 pub mod paging;
+pub mod plan;
 pub mod url;
 
 pub use call::{Client, ClientOptions, RequestStats, DEFAULT_MAX_BODY_BYTES};

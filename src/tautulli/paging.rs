@@ -1,23 +1,23 @@
 //! Paged reads: the users table and history, which Tautulli answers a page at a time.
 //! `Paging` decides when a query is done, `RowBudget` caps one read's rows.
 //!
-//! History is read one server-local day at a time (`after=D&before=D`), in pages, a few
-//! days concurrently. Tautulli rebuilds the whole filtered result for every page, so
-//! small per-day results keep the total work linear in the history size, where paging
-//! through one big query costs pages × whole result and one query per user costs one
-//! round trip per user.
+//! History is read in ranges of server-local days (`after=D1&before=D2`), a few ranges
+//! concurrently. Tautulli scans its whole table for every request and rebuilds the whole
+//! filtered result for every page, so [`super::plan`] sizes each range from the rows per
+//! day seen so far to fill about one page: quiet days are merged into one request, a busy
+//! day is a range of its own. Fewer requests cost Tautulli less than one a day, and
+//! page-sized results avoid paging through one big query (pages × whole result).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
 
 use super::call::Client;
 use super::lenient::MaybeRow;
 use super::model::{HistoryRow, Page, UserRow};
+use super::plan::{days_covering, Planner};
 use super::Error;
 use crate::detect::UserInfo;
 
@@ -118,7 +118,7 @@ pub struct HistoryFetch {
     pub undecodable_rows: u64,
     /// Rows received twice (the table changed between pages) and dropped.
     pub duplicate_rows: u64,
-    /// Days whose row count disagreed with Tautulli's `recordsFiltered`.
+    /// Ranges of days whose row count disagreed with Tautulli's `recordsFiltered`.
     pub count_mismatches: Vec<String>,
     /// Days read completely so far.
     pub days_done: usize,
@@ -137,16 +137,20 @@ impl HistoryFetch {
     }
 }
 
-/// What one day's reader hands to [`Client::history_filtered`]'s consumer.
+/// What one range's reader hands to [`Client::history_filtered`]'s consumer.
 enum Delivery {
     /// A page of rows.
     Rows(Vec<HistoryRow>),
-    /// The day is complete (its `rows` are empty: they went as pages).
+    /// The range is complete (its `rows` are empty: they went as pages).
     DayDone(Day),
 }
 
 struct Day {
     date: Date,
+    /// The last date of the range (`date` for one day).
+    last: Date,
+    /// Days in the range.
+    days: usize,
     rows: Vec<HistoryRow>,
     unusable: u64,
     undecodable: u64,
@@ -257,22 +261,36 @@ impl Client {
         let budget = RowBudget::new(self.opts.max_rows);
         let budget = &budget;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(concurrency);
+        let page_size = self.opts.page_size;
         let produce = async move {
-            let mut days = stream::iter(dates)
-                .map(|date| {
-                    let tx = tx.clone();
-                    async move {
-                        let day = self
-                            .history_range(date, Some(date), user_ids, None, budget, Some(&tx))
-                            .await?;
-                        // The receiver outlives the senders; a failed send means it is gone.
-                        let _ = tx.send(Delivery::DayDone(day)).await;
-                        Ok::<(), Error>(())
-                    }
-                })
-                .buffer_unordered(concurrency);
-            while let Some(done) = days.next().await {
-                done?;
+            // Ranges go out in waves of `concurrency`, each wave planned from every
+            // range read before it: the same history gives the same requests whatever
+            // order the answers arrive in.
+            let mut planner = Planner::new(dates, page_size);
+            loop {
+                let mut wave: FuturesUnordered<_> = std::iter::from_fn(|| planner.next_range())
+                    .take(concurrency)
+                    .map(|(first, last, days)| {
+                        tracing::debug!(after = %first, before = %last, days, "history request");
+                        let tx = tx.clone();
+                        async move {
+                            let mut day = self
+                                .history_range(first, Some(last), user_ids, None, budget, Some(&tx))
+                                .await?;
+                            (day.last, day.days) = (last, days);
+                            Ok::<_, Error>(day)
+                        }
+                    })
+                    .collect();
+                if wave.is_empty() {
+                    break;
+                }
+                while let Some(done) = wave.next().await {
+                    let day = done?;
+                    planner.done(day.days, day.received);
+                    // The receiver outlives the senders; a failed send means it is gone.
+                    let _ = tx.send(Delivery::DayDone(day)).await;
+                }
             }
             Ok::<(), Error>(())
         };
@@ -288,15 +306,20 @@ impl Client {
                         on_rows(rows, &fetch);
                     }
                     Delivery::DayDone(day) => {
-                        fetch.days_done += 1;
+                        fetch.days_done += day.days;
                         fetch.rows += day.unusable + day.undecodable;
                         fetch.unusable_rows += day.unusable;
                         fetch.undecodable_rows += day.undecodable;
                         if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
-                            tracing::debug!(date = %day.date, expected, received = day.received, "history row count differs from recordsFiltered");
+                            let dates = if day.days > 1 {
+                                format!("{}..{}", day.date, day.last)
+                            } else {
+                                day.date.to_string()
+                            };
+                            tracing::debug!(%dates, expected, received = day.received, "history row count differs from recordsFiltered");
                             fetch.count_mismatches.push(format!(
-                                "{}: tautulli reported {expected} rows, {} received",
-                                day.date, day.received
+                                "{dates}: tautulli reported {expected} rows, {} received",
+                                day.received
                             ));
                         }
                         on_rows(Vec::new(), &fetch);
@@ -361,6 +384,8 @@ impl Client {
         let mut ids: HashSet<i64> = HashSet::new();
         let mut day = Day {
             date: after,
+            last: before.unwrap_or(after),
+            days: 1,
             rows: Vec::new(),
             unusable: 0,
             undecodable: 0,
@@ -426,29 +451,6 @@ impl Client {
     }
 }
 
-/// The UTC dates from the day before `since` to the day after `until`: every date any
-/// time zone can give a start inside the window.
-pub fn days_covering(since: i64, until: i64) -> Vec<Date> {
-    let date = |t: i64| {
-        Timestamp::from_second(t)
-            .unwrap_or(Timestamp::UNIX_EPOCH)
-            .to_zoned(TimeZone::UTC)
-            .date()
-    };
-    let first = date(since).checked_sub(1.day()).unwrap_or(date(since));
-    let last = date(until.max(since)).checked_add(1.day()).unwrap_or(date(until));
-    let mut out = Vec::new();
-    let mut d = first;
-    while d <= last {
-        out.push(d);
-        match d.tomorrow() {
-            Ok(next) => d = next,
-            Err(_) => break,
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,13 +490,5 @@ mod tests {
         let e = client.take_rows(&budget, "get_history", 1).unwrap_err();
         assert_eq!(e.reason(), "too_many_rows");
         assert!(e.to_string().contains("--tautulli-max-rows"), "{e}");
-    }
-
-    #[test]
-    fn days_covering_pads_one_day_each_side() {
-        // 2026-11-20 00:00:00 UTC .. 2026-11-21 12:00 UTC
-        let days = days_covering(1_795_132_800, 1_795_132_800 + 36 * 3600);
-        let s: Vec<String> = days.iter().map(|d| d.to_string()).collect();
-        assert_eq!(s, ["2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22"]);
     }
 }

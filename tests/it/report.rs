@@ -106,19 +106,39 @@ async fn json_report_has_the_documented_schema_and_numbers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn history_is_read_raw_per_day_and_never_with_length_minus_one() {
+async fn history_is_read_raw_in_day_ranges_and_never_with_length_minus_one() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
     let r = report(&url, &["--days", "7"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let hist: Vec<_> = fake.requests().into_iter().filter(|q| q.cmd == "get_history").collect();
-    // 7 days of window span 8 UTC dates, plus one day of padding on each side.
-    assert_eq!(hist.len(), 10);
+    let mut ranges = Vec::new();
     for q in &hist {
         assert_eq!(q.params.get("grouping").map(String::as_str), Some("0"));
         assert_eq!(q.params.get("include_activity").map(String::as_str), Some("0"));
-        assert_eq!(q.params.get("after"), q.params.get("before"));
         assert_ne!(q.params.get("length").map(String::as_str), Some("-1"));
+        let date = |k: &str| jiff::civil::Date::strptime("%Y-%m-%d", &q.params[k]).unwrap();
+        assert!(date("after") <= date("before"));
+        ranges.push((date("after"), date("before")));
     }
+    // 7 days of window span 8 UTC dates, plus one day of padding on each side: 10 dates,
+    // each in exactly one range. A few rows a day: quiet days are merged (the first wave
+    // of four single days, then ranges sized from what they brought).
+    ranges.sort();
+    let first = jiff::Timestamp::from_second(NOW - 7 * 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    assert_eq!(ranges[0].0, first.yesterday().unwrap());
+    for w in ranges.windows(2) {
+        assert_eq!(w[0].1.tomorrow().unwrap(), w[1].0, "contiguous, no overlap: {ranges:?}");
+    }
+    let days: i32 = ranges.iter().map(|(a, b)| (*b - *a).get_days() + 1).sum();
+    assert_eq!(days, 10, "{ranges:?}");
+    assert!(
+        hist.len() < 10,
+        "quiet days merged: {} requests for 10 days",
+        hist.len()
+    );
     assert_eq!(fake.count("get_users_table"), 1);
     assert_eq!(fake.count("get_geoip_lookup"), 0, "no geo lookups without --geo");
 }

@@ -5,7 +5,7 @@
 //!
 //! The pages are maud templates: every interpolated value is HTML-escaped unless it is
 //! wrapped in `PreEscaped` (only the CSS and the pictures, which are maud output too),
-//! so a new field cannot be printed raw by forgetting a call. [`document`] is the one
+//! so a new field cannot be printed raw by forgetting a call. `document` is the one
 //! way a page becomes a string, and it replaces bidirectional controls with U+FFFD.
 //! Tautulli's API escapes nothing, and a sharer controls names, devices and titles.
 //!

@@ -2,13 +2,13 @@
 //! external resources, so the page works offline and under a strict CSP).
 //!
 //! - [`timeline`](timeline::timeline): the window left to right, one lane per device.
-//! - [`travel_map`](map::travel_map): the places of the user's impossible-travel jumps.
+//! - [`map::travel_map`]: the places of the user's impossible-travel jumps.
 //!
 //! This file holds what both share: colours, the caps, time and number formatting, text
-//! cutting, and [`finish`], which turns a picture's markup into a string.
+//! cutting, and `finish`, which turns a picture's markup into a string.
 //!
 //! Every piece of text comes from Tautulli or GeoIP. The pictures are maud templates, so
-//! each interpolated value is HTML-escaped by construction, and [`finish`] replaces
+//! each interpolated value is HTML-escaped by construction, and `finish` replaces
 //! bidirectional controls with U+FFFD.
 //!
 //! The size of a picture does not depend on the data: every loop draws at most a fixed
