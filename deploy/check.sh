@@ -27,6 +27,7 @@ CONTRACT_METRICS=(
   plex_sharing_user_concurrent_sessions
   plex_sharing_user_concurrent_device_pairs
   plex_sharing_user_teleportations
+  plex_sharing_user_same_device_jumps
   plex_sharing_user_score
   plex_sharing_user_flagged
   plex_sharing_user_plays

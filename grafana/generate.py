@@ -42,6 +42,8 @@ SCORE_WARNING = _ALERTS["high_score_warning"]["threshold"]
 SCORE_CRITICAL = _ALERTS["high_score_critical"]["threshold"]
 # Live networks at which PlexSharingConcurrentNetworks starts counting.
 LIVE_NETWORKS = _ALERTS["concurrent_networks"]["threshold"]
+# Same-device jumps at which PlexSharingVpnLikely starts counting.
+VPN_LIKELY = _ALERTS["vpn_likely"]["threshold"]
 # Refresh age (seconds) at which PlexSharingRefreshStale starts counting.
 REFRESH_STALE = knobs.seconds(_ALERTS["refresh_stale"]["threshold"])
 
@@ -764,11 +766,15 @@ def user():
         (3, s("Teleportations", "plex_sharing_user_teleportations",
               "Impossible-travel jumps between consecutive sessions.", th=ANY_IS_NOTABLE)),
         (3, s("Networks", "plex_sharing_user_networks", "Distinct networks in the window.")),
-        (6, s("Plays", "plex_sharing_user_plays", "Plays in the window.")),
-        (6, s("Watch time", "plex_sharing_user_watch_time_seconds",
+        (4, s("Same-device jumps", "plex_sharing_user_same_device_jumps",
+              "One device in far-apart places minutes apart: likely a VPN or proxy. Counted "
+              f"apart from teleportations, scores nothing by default; blue from {VPN_LIKELY} "
+              "(PlexSharingVpnLikely, info).", th=thresholds("green", (VPN_LIKELY, "blue")))),
+        (5, s("Plays", "plex_sharing_user_plays", "Plays in the window.")),
+        (5, s("Watch time", "plex_sharing_user_watch_time_seconds",
               "Time played in the window.", unit="s")),
-        (6, s("Live streams", "plex_sharing_user_live_streams", "Streams playing right now.")),
-        (6, s("Live networks", "plex_sharing_user_live_networks",
+        (5, s("Live streams", "plex_sharing_user_live_streams", "Streams playing right now.")),
+        (5, s("Live networks", "plex_sharing_user_live_networks",
               f"Distinct networks among the live streams; {LIVE_NETWORKS} or more is "
               "PlexSharingConcurrentNetworks.", th=thresholds("green", (LIVE_NETWORKS, "red")))),
     ]:
@@ -793,8 +799,10 @@ def user():
                            ("plex_sharing_user_concurrent_device_pairs", "device pairs")],
            "Sessions that overlapped in time from different networks, and the "
            "distinct device pairs involved."),
-        ts("Teleportations", [("plex_sharing_user_teleportations", "teleportations")],
-           "Impossible-travel jumps in the window."),
+        ts("Teleportations", [("plex_sharing_user_teleportations", "teleportations"),
+                              ("plex_sharing_user_same_device_jumps", "same-device jumps (likely VPN)")],
+           "Impossible-travel jumps in the window, and jumps of one device between far-apart "
+           "places (likely a VPN or proxy, counted apart)."),
         ts("Networks", [("plex_sharing_user_networks", "networks in window"),
                         ("plex_sharing_user_live_networks", "live networks")],
            "Distinct networks in the window, and among the streams playing at each moment."),

@@ -106,12 +106,13 @@ type UserGauge = (
 );
 
 #[rustfmt::skip]
-const USER_GAUGES: [UserGauge; 12] = [
+const USER_GAUGES: [UserGauge; 13] = [
     ("plex_sharing_user_devices", "Distinct devices (machine_id) the user played on in the window.", |f, _| f.devices as f64),
     ("plex_sharing_user_heavy_devices", "Devices with more than --heavy-device-plays plays in the window.", |f, _| f.heavy_devices as f64),
     ("plex_sharing_user_concurrent_sessions", "Pairs of sessions from different devices and different networks that overlapped in time.", |f, _| f.concurrent_sessions as f64),
     ("plex_sharing_user_concurrent_device_pairs", "Distinct device pairs seen streaming at the same time from different networks.", |f, _| f.concurrent_device_pairs as f64),
     ("plex_sharing_user_teleportations", "Impossible-travel jumps between located sessions (needs GeoIP).", |f, _| f.teleportations as f64),
+    ("plex_sharing_user_same_device_jumps", "Impossible-travel jumps between two sessions of one device, counted apart from teleportations: likely a VPN or proxy.", |f, _| f.same_device_jumps as f64),
     ("plex_sharing_user_score", "Sharing suspicion score; the report page explains each term.", |f, _| f.score),
     ("plex_sharing_user_flagged", "1 when the score is at least --min-score.", |f, _| f64::from(u8::from(f.flagged))),
     ("plex_sharing_user_plays", "Sessions in the window.", |f, _| f.plays as f64),

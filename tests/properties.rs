@@ -510,7 +510,7 @@ fn coords() -> impl Strategy<Value = Vec<(f64, f64)>> {
 #[derive(Debug, PartialEq)]
 struct Essence {
     user_id: i64,
-    counts: [usize; 6],
+    counts: [usize; 7],
     plays: u64,
     watch: u64,
     score: u64,
@@ -530,6 +530,7 @@ fn essence(f: &UserFinding) -> Essence {
             f.concurrent_sessions,
             f.concurrent_device_pairs,
             f.teleportations,
+            f.same_device_jumps,
         ],
         plays: f.plays,
         watch: f.watch_time_seconds,
@@ -580,7 +581,9 @@ proptest! {
             prop_assert!(f.concurrent_device_pairs <= f.concurrent_sessions);
             prop_assert_eq!(f.concurrent_device_pairs == 0, f.concurrent_sessions == 0);
             prop_assert!(f.teleportations <= pairs, "{} > {}", f.teleportations, pairs);
-            prop_assert_eq!(f.teleportations, f.jumps.len());
+            prop_assert_eq!(f.teleportations, f.jumps.iter().filter(|j| !j.same_device).count());
+            prop_assert_eq!(f.same_device_jumps, f.jumps.iter().filter(|j| j.same_device).count());
+            prop_assert!(f.teleportations + f.same_device_jumps <= pairs);
             let ids: BTreeSet<i64> = mine.iter().map(|s| s.row_id).collect();
             let mut seen = BTreeSet::new();
             for o in &f.overlaps {
@@ -595,6 +598,8 @@ proptest! {
                 prop_assert!(ids.contains(&j.from.row_id) && ids.contains(&j.to.row_id));
                 prop_assert!(j.speed_kmh > rules.travel.max_speed_kmh, "{j:?}");
                 prop_assert!(j.hours > 0.0);
+                let one_device = j.from.machine_id == j.to.machine_id;
+                prop_assert_eq!(j.same_device, one_device && !rules.travel.same_device_counts, "{:?}", j);
             }
         }
     }
@@ -728,6 +733,7 @@ fn wild_jump() -> impl Strategy<Value = Jump> {
         distance_km: km,
         hours: 0.001,
         speed_kmh: km,
+        same_device: false,
     })
 }
 

@@ -287,6 +287,30 @@ fn build() -> Suite {
         }
     }
 
+    let u = x.user("single device hopping VPN exits", Honest);
+    loc(&mut x, "81.85.0.1", "New York", NYC);
+    let exits = [
+        ("185.91.0.1", "London", LONDON),
+        ("185.92.0.1", "Amsterdam", AMSTERDAM),
+        ("185.93.0.1", "Tokyo", TOKYO),
+        ("185.94.0.1", "Los Angeles", LA),
+        ("185.95.0.1", "Berlin", BERLIN),
+    ];
+    for (ip, city, at) in exits {
+        loc(&mut x, ip, city, at);
+    }
+    for d in 1..=20 {
+        x.play(u, s("laptop", "81.85.0.1", evening(d, 19), H));
+        if d % 4 == 0 {
+            // Every fourth day the VPN goes on an hour later and switches exits after
+            // 40 minutes: two same-device jumps (home -> exit, exit -> next exit).
+            let hop = (d / 4 - 1) as usize;
+            let (first, next) = (exits[hop % 5].0, exits[(hop + 1) % 5].0);
+            x.play(u, s("laptop", first, evening(d, 21), 2400));
+            x.play(u, s("laptop", next, evening(d, 21) + 2400 + 900, 2400));
+        }
+    }
+
     let u = x.user("switching devices and episodes", Honest);
     loc(&mut x, "81.90.0.1", "Berlin", BERLIN);
     for d in 1..=20 {
@@ -478,12 +502,36 @@ fn the_reference_profile_flags_honest_households_as_the_issue_describes() {
     );
 }
 
+/// A VPN switching exits moves one device across the globe in minutes: visible (counted
+/// and kept as evidence), but neither a teleportation nor a reason to flag.
+#[test]
+fn a_single_device_hopping_vpn_exits_is_visible_but_not_flagged() {
+    let (_, _, findings) = run(ScoringProfile::Evidence);
+    let f = findings
+        .iter()
+        .find(|f| f.user == "single device hopping VPN exits")
+        .expect("the scenario");
+    // 5 hop days x (home -> first exit, first exit -> next exit); the next evening at home
+    // is 20 h later, a plausible flight from every exit.
+    assert_eq!((f.same_device_jumps, f.teleportations, f.flagged), (10, 0, false));
+    assert_eq!(f.jumps.iter().filter(|j| j.same_device).count(), 10);
+    assert!(f.jumps.iter().all(|j| j.from.machine_id == j.to.machine_id));
+    let (_, _, reference) = run(ScoringProfile::Reference);
+    let r = reference.iter().find(|f| f.user == "single device hopping VPN exits");
+    assert_eq!(
+        r.map(|r| (r.same_device_jumps, r.teleportations)),
+        Some((0, 10)),
+        "the reference counts them as teleportations"
+    );
+}
+
 #[test]
 fn every_finding_carries_its_evidence() {
     let (_, _, findings) = run(ScoringProfile::Evidence);
     for f in findings.iter().filter(|f| f.flagged) {
         assert_eq!(f.overlaps.len(), f.concurrent_sessions.min(MAX_OVERLAPS), "{}", f.user);
-        assert_eq!(f.jumps.len(), f.teleportations.min(MAX_JUMPS), "{}", f.user);
+        let teleports = f.jumps.iter().filter(|j| !j.same_device).count();
+        assert_eq!(teleports, f.teleportations.min(MAX_JUMPS), "{}", f.user);
         assert!(
             f.score_terms.iter().map(|t| t.points).sum::<f64>() == f.score,
             "{}",

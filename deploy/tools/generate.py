@@ -42,6 +42,7 @@ EXPRESSIONS = {
     "high_score_warning": ("plex_sharing_user_score >= {threshold}", None),
     "high_score_critical": ("plex_sharing_user_score >= {threshold}", None),
     "teleportation": ("plex_sharing_user_teleportations > {threshold}", None),
+    "vpn_likely": ("plex_sharing_user_same_device_jumps >= {threshold}", None),
     "concurrent_networks": ("plex_sharing_user_live_networks >= {threshold}", None),
     "exporter_down": ("plex_sharing_up == 0", None),
     "refresh_stale": ("time() - plex_sharing_last_refresh_success_timestamp_seconds > {threshold_seconds}",

@@ -21,6 +21,7 @@ ALERT_KNOBS = {
     "high_score_warning": ("PlexSharingHighScore", "number"),
     "high_score_critical": ("PlexSharingHighScore", "number"),
     "teleportation": ("PlexSharingTeleportation", "number"),
+    "vpn_likely": ("PlexSharingVpnLikely", "number"),
     "concurrent_networks": ("PlexSharingConcurrentNetworks", "number"),
     "exporter_down": ("PlexSharingExporterDown", None),
     "refresh_stale": ("PlexSharingRefreshStale", "duration"),

@@ -47,6 +47,9 @@ pub struct DetectArgs {
     /// Most jumps that score [evidence 10, reference unlimited].
     #[arg(long = "weight.teleportation-cap")]
     pub weight_teleportation_cap: Option<usize>,
+    /// Points per same-device jump (likely a VPN or proxy), up to the jump cap [evidence 0, reference 0].
+    #[arg(long = "weight.same-device-jump")]
+    pub weight_same_device_jump: Option<f64>,
     /// Points per regularly used network beyond the first two [evidence 10, reference 0].
     #[arg(long = "weight.extra-network")]
     pub weight_extra_network: Option<f64>,
@@ -147,6 +150,11 @@ impl DetectArgs {
                 "--weight.teleportation",
                 self.weight_teleportation,
                 &mut w.teleportation,
+            ),
+            (
+                "--weight.same-device-jump",
+                self.weight_same_device_jump,
+                &mut w.same_device_jump,
             ),
             (
                 "--weight.extra-network",

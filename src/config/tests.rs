@@ -43,6 +43,33 @@ fn weights_override_the_profile() {
 }
 
 #[test]
+fn the_same_device_jump_weight_is_a_flag_and_rejects_negative_numbers() {
+    let rules = report(&["--weight.same-device-jump", "2.5"])
+        .unwrap()
+        .detect
+        .resolve()
+        .unwrap();
+    assert_eq!(rules.scoring.weights.same_device_jump, 2.5);
+    assert_eq!(
+        report(&[])
+            .unwrap()
+            .detect
+            .resolve()
+            .unwrap()
+            .scoring
+            .weights
+            .same_device_jump,
+        0.0
+    );
+    let e = report(&["--weight.same-device-jump=-1"])
+        .unwrap()
+        .detect
+        .resolve()
+        .unwrap_err();
+    assert_eq!(e.flag, "--weight.same-device-jump");
+}
+
+#[test]
 fn the_default_profile_is_evidence_and_flags_override_its_rules() {
     let rules = report(&[]).unwrap().detect.resolve().unwrap();
     assert_eq!(rules, Rules::for_profile(ScoringProfile::Evidence));

@@ -90,6 +90,7 @@ pub fn analyze_user(
     );
     let travel::Jumps {
         count: jump_count,
+        same_device: same_device_jumps,
         first: jumps,
     } = jumps;
     let counts = score::Counts {
@@ -98,6 +99,7 @@ pub fn analyze_user(
         concurrent_sessions: overlap_count,
         concurrent_device_pairs,
         teleportations: jump_count,
+        same_device_jumps,
         networks: usage.networks,
         regular_networks: homes.regular(sessions, rules.regular_network_plays),
     };
@@ -121,6 +123,7 @@ pub fn analyze_user(
         concurrent_sessions: overlap_count,
         concurrent_device_pairs,
         teleportations: jump_count,
+        same_device_jumps,
         device_usage: usage.devices,
         ip_usage: usage.ips,
         overlaps,

@@ -149,6 +149,10 @@ pub struct UserFinding {
     pub concurrent_device_pairs: usize,
     /// Distinct impossible-travel jumps.
     pub teleportations: usize,
+    /// Distinct jumps between two sessions of one device, counted apart from
+    /// teleportations (a VPN or proxy, most likely); 0 when the rules count them as
+    /// teleportations (the reference profile).
+    pub same_device_jumps: usize,
     /// Per-device usage, most watched first.
     pub device_usage: Vec<DeviceUsage>,
     /// Per-address usage, most watched first.
@@ -157,7 +161,8 @@ pub struct UserFinding {
     pub overlaps: Vec<Overlap>,
     /// Sessions that take part in an overlap, chronological.
     pub timeline: Vec<TimelineEntry>,
-    /// The jumps (evidence for `teleportations`).
+    /// The jumps: evidence for `teleportations`, and for `same_device_jumps` (those
+    /// marked `same_device`), each list capped at [`MAX_JUMPS`].
     pub jumps: Vec<Jump>,
     /// Every session, chronological, for the timeline picture. Left out of the `report`
     /// JSON (it would repeat the whole history); the per-user web API adds it.

@@ -19,6 +19,8 @@ pub struct Counts {
     pub concurrent_device_pairs: usize,
     /// Impossible-travel jumps.
     pub teleportations: usize,
+    /// Same-device jumps counted apart from teleportations.
+    pub same_device_jumps: usize,
     /// Distinct networks.
     pub networks: usize,
     /// Networks with at least `regular_network_plays` plays.
@@ -78,6 +80,9 @@ pub struct Weights {
     pub teleportation: f64,
     /// Cap on the jumps that score.
     pub teleportation_cap: usize,
+    /// Per same-device jump (a VPN or proxy, most likely; 0 by default: visible, not
+    /// accused), up to `teleportation_cap` jumps.
+    pub same_device_jump: f64,
     /// Per regularly used network beyond the first two (home and one more).
     pub extra_network: f64,
 }
@@ -118,6 +123,7 @@ impl Scoring {
                 extra_heavy_device: 15.0,
                 teleportation: 30.0,
                 teleportation_cap: usize::MAX,
+                same_device_jump: 0.0,
                 extra_network: 0.0,
             },
             ScoringProfile::Evidence => Weights {
@@ -128,6 +134,7 @@ impl Scoring {
                 extra_heavy_device: 0.0,
                 teleportation: 20.0,
                 teleportation_cap: 10,
+                same_device_jump: 0.0,
                 extra_network: 10.0,
             },
         };
@@ -176,6 +183,12 @@ impl Scoring {
                 w.teleportation,
             ),
             term(
+                "same_device_jumps",
+                "far-apart places minutes apart on one device: likely a VPN or proxy (capped)",
+                c.same_device_jumps.min(w.teleportation_cap),
+                w.same_device_jump,
+            ),
+            term(
                 "extra_regular_networks",
                 "regularly used networks beyond the first two",
                 c.regular_networks.saturating_sub(2),
@@ -207,6 +220,7 @@ mod tests {
             concurrent_sessions: 7,
             concurrent_device_pairs: 2,
             teleportations: 1,
+            same_device_jumps: 0,
             networks: 5,
             regular_networks: 5,
         };
@@ -252,7 +266,7 @@ mod tests {
             ..Counts::default()
         };
         let terms = reference().terms(&c);
-        assert_eq!(terms.len(), 6);
+        assert_eq!(terms.len(), 7);
         assert_eq!(terms.iter().map(|t| t.points).sum::<f64>(), 10.0 + 25.0 + 6.0);
         assert!(terms.iter().all(|t| !t.name.is_empty() && !t.description.is_empty()));
     }
@@ -282,15 +296,34 @@ mod tests {
             concurrent_sessions: 4,
             concurrent_device_pairs: 1,
             teleportations: 3,
+            same_device_jumps: 5,
             networks: 9,
             regular_networks: 4,
         };
-        assert_eq!(evidence().score(&c), 120.0);
+        assert_eq!(evidence().score(&c), 120.0, "same-device jumps weigh 0");
         let many = Counts {
             teleportations: 40,
             ..Counts::default()
         };
         assert_eq!(evidence().score(&many), 200.0, "jumps are capped at 10");
+    }
+
+    #[test]
+    fn a_same_device_jump_weight_scores_its_jumps_up_to_the_jump_cap() {
+        let mut scoring = evidence();
+        scoring.weights.same_device_jump = 2.5;
+        let c = Counts {
+            same_device_jumps: 4,
+            ..Counts::default()
+        };
+        assert_eq!(scoring.score(&c), 10.0, "4 * 2.5");
+        let term = scoring.terms(&c).into_iter().find(|t| t.name == "same_device_jumps");
+        assert_eq!(term.map(|t| (t.count, t.points)), Some((4, 10.0)));
+        let many = Counts {
+            same_device_jumps: 40,
+            ..Counts::default()
+        };
+        assert_eq!(scoring.score(&many), 25.0, "capped at 10 like teleportations");
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! is at least `min_distance_km` and the implied speed exceeds `max_speed_kmh`, the two
 //! sessions form a jump. A pair of sessions is one jump however many of their events
 //! alternate (two cities streaming at once would otherwise count once per event).
+//! Two sessions of one device are a jump of their own kind ("same-device"): one device
+//! cannot be in two places, so its address moved (a VPN or proxy switching exits, far
+//! more often than a shared account). They are counted apart from teleportations unless
+//! [`TravelRules::same_device_counts`] makes them ordinary ones (the reference script).
 //! Private addresses, relayed sessions (their address is Plex's relay) and country-level
 //! GeoIP results (no city: the coordinates are a country's centroid) are skipped.
 
@@ -28,8 +32,9 @@ pub struct TravelRules {
     pub min_distance_km: f64,
     /// Faster than this is impossible (about the cruising speed of an airliner).
     pub max_speed_kmh: f64,
-    /// Count jumps between two sessions of the same device. Off by default: a VPN
-    /// switching exits looks exactly like this.
+    /// Count jumps between two sessions of the same device as teleportations. Off by
+    /// default: a VPN switching exits looks exactly like this, so they are counted apart
+    /// ([`Jumps::same_device`]).
     pub same_device_counts: bool,
 }
 
@@ -80,6 +85,9 @@ pub struct Jump {
     pub hours: f64,
     /// Implied speed, km/h.
     pub speed_kmh: f64,
+    /// Both ends are one device and the jump is counted apart from teleportations (a
+    /// VPN or proxy, most likely); false for teleportations.
+    pub same_device: bool,
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius 6371 km).
@@ -115,9 +123,13 @@ struct Event<'a> {
 /// The impossible-travel jumps of one user.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Jumps {
-    /// Every distinct jump (one per session pair).
+    /// Every distinct teleportation (one per session pair).
     pub count: usize,
-    /// The first [`super::MAX_JUMPS`] of them, in time order. Only these are built: a
+    /// Every distinct same-device jump counted apart from teleportations (0 when
+    /// [`TravelRules::same_device_counts`] makes them teleportations).
+    pub same_device: usize,
+    /// The first [`super::MAX_JUMPS`] teleportations and the first
+    /// [`super::MAX_JUMPS`] same-device jumps, in time order. Only these are built: a
     /// jump carries two places and two device names, and a heavy traveller has thousands.
     pub first: Vec<Jump>,
 }
@@ -172,9 +184,7 @@ pub fn find_jumps(
             continue;
         }
         let (sa, sb) = (sessions[a.index], sessions[b.index]);
-        if !rules.same_device_counts && sa.machine == sb.machine {
-            continue;
-        }
+        let same_device = !rules.same_device_counts && sa.machine == sb.machine;
         // Two devices of one household running at the same time in two places: one of
         // them is away (a trip, a VPN). Concurrency already judged that; not travel.
         if let Some(h) = same_home_overlap {
@@ -202,8 +212,14 @@ pub fn find_jumps(
         if !seen.insert(key) {
             continue;
         }
-        jumps.count += 1;
-        if jumps.first.len() >= super::MAX_JUMPS {
+        let kept = if same_device {
+            jumps.same_device += 1;
+            jumps.same_device
+        } else {
+            jumps.count += 1;
+            jumps.count
+        };
+        if kept > super::MAX_JUMPS {
             continue;
         }
         let end = |e: &Event, s: &Session| JumpEnd {
@@ -221,6 +237,7 @@ pub fn find_jumps(
             distance_km,
             hours,
             speed_kmh,
+            same_device,
         });
     }
     jumps
@@ -249,7 +266,11 @@ mod tests {
 
     fn jumps(b: &Builder, rules: &TravelRules) -> Vec<Jump> {
         let found = find_jumps(&b.sorted(), &nets(b), None, &places(), &b.strings, 0, rules);
-        assert_eq!(found.count, found.first.len(), "small histories keep every jump");
+        assert_eq!(
+            found.count + found.same_device,
+            found.first.len(),
+            "small histories keep every jump"
+        );
         found.first
     }
 
@@ -371,19 +392,80 @@ mod tests {
     }
 
     #[test]
-    fn same_device_jumps_count_only_when_asked() {
+    fn same_device_jumps_are_counted_apart_unless_the_rules_make_them_teleportations() {
         let mut b = Builder::default();
-        b.add(1, "laptop", "81.1.1.1", 0, 600);
-        b.add(1, "laptop", "82.2.2.2", 700, 600);
-        assert!(
-            jumps(&b, &TravelRules::default()).is_empty(),
+        b.add(1, "laptop", "81.1.1.1", 0, 600); // New York, ends 600
+        b.add(1, "laptop", "82.2.2.2", 700, 600); // London 100 s later
+        let found = find_jumps(
+            &b.sorted(),
+            &nets(&b),
+            None,
+            &places(),
+            &b.strings,
+            0,
+            &TravelRules::default(),
+        );
+        assert_eq!(
+            (found.count, found.same_device),
+            (0, 1),
             "a VPN hop on one device is not travel"
         );
+        let j = &found.first[0];
+        assert!(j.same_device);
+        assert_eq!((j.from.event, j.to.event), ("stop", "start"));
+        assert_eq!((j.from.time, j.to.time), (600, 700));
+        // 5570.2 km in 100 s (1/36 h) = 200 527 km/h
+        assert!((j.distance_km - 5570.2).abs() < 1.0, "{}", j.distance_km);
+        assert!((j.hours - 100.0 / 3600.0).abs() < 1e-12);
+        assert!((j.speed_kmh - 200_527.0).abs() < 40.0, "{}", j.speed_kmh);
+        assert_eq!(serde_json::to_value(j).unwrap()["same_device"], serde_json::json!(true));
         let rules = TravelRules {
             same_device_counts: true,
             ..TravelRules::default()
         };
-        assert_eq!(jumps(&b, &rules).len(), 1, "the reference counts it");
+        let found = find_jumps(&b.sorted(), &nets(&b), None, &places(), &b.strings, 0, &rules);
+        assert_eq!((found.count, found.same_device), (1, 0), "the reference counts it");
+        assert!(!found.first[0].same_device);
+    }
+
+    #[test]
+    fn a_vpn_hopping_device_and_a_teleport_are_counted_and_capped_separately() {
+        let mut b = Builder::default();
+        // One laptop alternates New York and London every hour: 2n - 1 same-device jumps.
+        let n: i64 = 60;
+        for i in 0..2 * n {
+            let ip = if i % 2 == 0 { "81.1.1.1" } else { "82.2.2.2" };
+            b.add(1, "laptop", ip, i * 3600, 600);
+        }
+        // Later a phone in London, then the laptop in New York 10 minutes later: one
+        // teleportation, after the same-device evidence list is full.
+        b.add(1, "phone", "82.2.2.2", 2 * n * 3600, 600);
+        b.add(1, "laptop", "81.1.1.1", 2 * n * 3600 + 1200, 600);
+        let found = find_jumps(
+            &b.sorted(),
+            &nets(&b),
+            None,
+            &places(),
+            &b.strings,
+            0,
+            &TravelRules::default(),
+        );
+        // laptop (London, last of the loop) -> phone (London) is no jump (same network).
+        assert_eq!(found.count, 1);
+        assert_eq!(found.same_device, 2 * n as usize - 1);
+        let same: Vec<&Jump> = found.first.iter().filter(|j| j.same_device).collect();
+        let teleports: Vec<&Jump> = found.first.iter().filter(|j| !j.same_device).collect();
+        assert_eq!(same.len(), super::super::MAX_JUMPS);
+        assert_eq!(
+            teleports.len(),
+            1,
+            "a full same-device list does not crowd out a teleportation"
+        );
+        assert_eq!(
+            (teleports[0].from.machine_id.as_ref(), teleports[0].to.time),
+            ("phone", 2 * n * 3600 + 1200)
+        );
+        assert!(same.iter().all(|j| j.from.machine_id == j.to.machine_id));
     }
 
     #[test]

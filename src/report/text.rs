@@ -80,9 +80,11 @@ pub fn device_report(
                 ip_str
             )?;
         }
-        if !r.jumps.is_empty() {
-            writeln!(out, "\n    TELEPORTATION DETECTED  ({} event(s)):", r.jumps.len())?;
-            for j in r.jumps.iter().take(10) {
+        // Same-device jumps (a VPN, most likely) are not teleportations; the pages show them.
+        let teleports: Vec<&crate::detect::Jump> = r.jumps.iter().filter(|j| !j.same_device).collect();
+        if !teleports.is_empty() {
+            writeln!(out, "\n    TELEPORTATION DETECTED  ({} event(s)):", teleports.len())?;
+            for j in teleports.iter().take(10) {
                 let (f, t) = (&j.from, &j.to);
                 let city = |p: &crate::detect::Place| p.city.clone().unwrap_or_else(|| "?".into());
                 let region = |p: &crate::detect::Place| p.region.clone().unwrap_or_default();

@@ -173,6 +173,7 @@ async fn the_sharers_page_has_the_three_reports_the_score_terms_and_the_pictures
         ("concurrent_sessions", 6, 5, 30),
         ("extra_heavy_devices", 1, 0, 0),
         ("teleportations", 6, 20, 120),
+        ("same_device_jumps", 0, 0, 0),
         ("extra_regular_networks", 0, 10, 0),
     ] {
         let row = score
@@ -221,6 +222,103 @@ async fn the_sharers_page_has_the_three_reports_the_score_terms_and_the_pictures
     let ips = section(&html, "ips");
     assert!(ips.contains("Total: 12 plays, 12h 0m watch time, 2 unique IP(s)"));
     assert_eq!(ips.matches(r#"<td class="num">50%</td>"#).count(), 2);
+}
+
+/// The standard world plus Vic, whose one laptop is in Toronto, then 10 minutes later in
+/// Sydney, on three evenings (a VPN switching exits): 3 same-device jumps, none between
+/// evenings (Sydney to the next Toronto evening is 15 560 km in 22.8 h, 682 km/h).
+fn world_with_a_vpn_user() -> World {
+    let mut w = World::standard();
+    w.user(VPN_USER, "vic", "Vic Vpn");
+    for d in 1..=3 {
+        let evening = NOW - d * DAY + 8 * 3600;
+        w.play(VPN_USER, "vic-laptop", "Windows", "85.5.5.5", evening, 1800);
+        w.play(
+            VPN_USER,
+            "vic-laptop",
+            "Windows",
+            "86.6.6.6",
+            evening + 1800 + 600,
+            1800,
+        );
+    }
+    w.geo("85.5.5.5", "Toronto", "Canada", 43.6532, -79.3832).geo(
+        "86.6.6.6",
+        "Sydney",
+        "Australia",
+        -33.8688,
+        151.2093,
+    );
+    w
+}
+
+const VPN_USER: i64 = 105;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_device_jumps_have_their_own_section_column_json_field_and_gauge() {
+    let site = Site::start(Setup {
+        servers: vec![("home", world_with_a_vpn_user().data)],
+        ..Setup::standard()
+    })
+    .await;
+    let (code, html) = site.get("/users/home/105").await;
+    assert_eq!(code, 200, "{html}");
+    assert!(
+        html.contains(r#"<span class="badge ok">not flagged</span>"#),
+        "visible, not accused"
+    );
+    let vpn = section(&html, "same-device-jumps");
+    assert!(
+        vpn.contains("One device, far-apart places minutes apart: likely a VPN or proxy (3)"),
+        "{vpn}"
+    );
+    assert_eq!(vpn.matches(" km/h</td>").count(), 3, "{vpn}");
+    for text in ["Toronto", "Sydney", "85.5.5.5", "86.6.6.6", "vic-laptop", "0.2 h"] {
+        assert!(vpn.contains(text), "{text} missing: {vpn}");
+    }
+    let teleports = section(&html, "teleportations");
+    assert!(
+        teleports.contains("Teleportation events (0)") && teleports.contains("None detected."),
+        "{teleports}"
+    );
+    let (_, sharer) = site.get("/users/home/101").await;
+    assert!(
+        !sharer.contains(r#"id="same-device-jumps""#),
+        "no section without such jumps"
+    );
+
+    // The /users column: teleports 0, same-device jumps 3, then the live column.
+    let (_, users) = site.get("/users").await;
+    assert!(users.contains(r#"title="one device, far-apart places minutes apart: likely a VPN or proxy""#));
+    let row = users
+        .split("<tr>")
+        .find(|r| r.contains("Vic Vpn"))
+        .unwrap_or_else(|| panic!("no row for Vic: {users}"));
+    assert!(
+        row.contains(r#"<td class="num">0</td><td class="num">3</td><td class="num">—</td>"#),
+        "{row}"
+    );
+
+    let v = site.json("/api/v1/users").await;
+    let field = |id: i64| {
+        v["servers"][0]["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["user_id"] == id))
+            .map(|u| (u["same_device_jumps"].clone(), u["teleportations"].clone()))
+    };
+    assert_eq!(field(VPN_USER), Some((3.into(), 0.into())));
+    assert_eq!(field(SHARER), Some((0.into(), 6.into())));
+    let one = site.json("/api/v1/users/home/105").await;
+    let jumps = one["jumps"].as_array().expect("jumps");
+    assert_eq!(jumps.len(), 3);
+    assert!(jumps.iter().all(|j| j["same_device"] == true), "{jumps:?}");
+
+    let m = site.metrics().await;
+    assert!(
+        m.contains(r#"plex_sharing_user_same_device_jumps{server="home",user_id="105",user="Vic Vpn"} 3"#),
+        "{m}"
+    );
+    assert!(m.contains(r#"plex_sharing_user_teleportations{server="home",user_id="105",user="Vic Vpn"} 0"#));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,10 +42,12 @@ const FOR: &str = "5s";
 /// The whole test gives up after this long.
 const BUDGET: Duration = Duration::from_secs(150);
 
-const SHARING_ALERTS: [&str; 3] = [
+/// The per-user alerts: none may fire, or even be pending, for an honest user.
+const SHARING_ALERTS: [&str; 4] = [
     "PlexSharingHighScore",
     "PlexSharingTeleportation",
     "PlexSharingConcurrentNetworks",
+    "PlexSharingVpnLikely",
 ];
 const HEALTH_ALERTS: [&str; 4] = [
     "PlexSharingExporterDown",
@@ -817,6 +819,11 @@ async fn check_alerts(stack: &mut Stack, truth: &Truth) -> Vec<Alert> {
         firing_users(&alerts, "PlexSharingConcurrentNetworks"),
         truth.live_multi,
         "PlexSharingConcurrentNetworks must fire for the users streaming from two networks now:\n  {all}"
+    );
+    assert_eq!(
+        firing_users(&alerts, "PlexSharingVpnLikely"),
+        BTreeSet::new(),
+        "PlexSharingVpnLikely: no demo user has one device hopping far-apart places:\n  {all}"
     );
     for a in &alerts {
         assert!(

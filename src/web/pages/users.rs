@@ -16,13 +16,14 @@ type Row<'a> = (&'a str, &'a Snapshot, &'a UserFinding);
 
 /// The table's columns, each with what it counts.
 #[rustfmt::skip]
-const COLUMNS: [Col; 14] = [
+const COLUMNS: [Col; 15] = [
     Col::num("#"), Col::text("User"), Col::text("Server"), Col::num("Score"), Col::text(""),
     Col::num("Devices").titled("distinct devices"), Col::num("Heavy").titled("devices with many plays"),
     Col::num("Networks").titled("distinct networks (the LAN counts once)"),
     Col::num("Pairs").titled("device pairs streaming at the same time from different networks"),
     Col::num("Overlaps").titled("overlapping session pairs from different devices and networks"),
-    Col::num("Teleports").titled("impossible-travel jumps"), Col::num("Live").titled("streams playing now"),
+    Col::num("Teleports").titled("impossible-travel jumps"),
+    Col::num("VPN?").titled("one device, far-apart places minutes apart: likely a VPN or proxy"), Col::num("Live").titled("streams playing now"),
     Col::num("Plays"), Col::num("Watch time"),
 ];
 
@@ -93,6 +94,7 @@ fn user_row(s: &Settings, rank: usize, (server, snap, f): &Row) -> Markup {
             td class="num" { (f.concurrent_device_pairs) }
             td class="num" { (f.concurrent_sessions) }
             td class="num" { (f.teleportations) }
+            td class="num" { (f.same_device_jumps) }
             td class="num" { (live_text(&live)) }
             td class="num" { (f.plays) }
             td class="num" { (fmt_duration(f.watch_time_seconds)) }

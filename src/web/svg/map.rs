@@ -225,6 +225,7 @@ mod tests {
             distance_km: 5570.0,
             hours: 1.0,
             speed_kmh: 5570.0,
+            same_device: false,
         }
     }
 

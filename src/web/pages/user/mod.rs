@@ -2,7 +2,7 @@
 //! order and its head; each section has its own function:
 //! - [`summary`]: the cards and the score explained term by term;
 //! - [`picture`]: the timeline picture and its legend;
-//! - [`travel`]: the teleportation events and their map;
+//! - [`travel`]: the teleportation events and their map, and the same-device jumps;
 //! - [`reports`]: the reference script's three reports (devices, concurrent-session
 //!   timeline, IP usage).
 
@@ -51,6 +51,7 @@ pub fn user(s: &Settings, server: &str, snap: &Snapshot, f: &UserFinding) -> Str
         (picture::timeline(&page))
         (reports::devices(&page))
         (travel::teleportations(&page))
+        (travel::same_device(&page))
         (reports::concurrent(&page))
         (reports::ips(&page))
     };

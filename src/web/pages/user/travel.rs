@@ -1,9 +1,10 @@
-//! The teleportation events of a user's report: the map and one row per jump.
+//! The teleportation events of a user's report (the map and one row per jump), and the
+//! same-device jumps, shown apart because they point at a VPN rather than at sharing.
 
 use maud::{html, Markup, PreEscaped};
 
 use super::Page;
-use crate::detect::JumpEnd;
+use crate::detect::{Jump, JumpEnd};
 use crate::format::fmt_utc;
 use crate::web::pages::{num, table, Col};
 use crate::web::svg;
@@ -14,12 +15,19 @@ const JUMPS: [Col; 6] = [
     Col::text("Devices"),
 ];
 
+#[rustfmt::skip]
+const SAME_DEVICE: [Col; 6] = [
+    Col::text("From"), Col::text("To"), Col::num("Distance"), Col::num("Time"), Col::num("Speed"),
+    Col::text("Device"),
+];
+
 /// Consecutive sessions too far apart for the time between them, on a map and in a table.
 pub(super) fn teleportations(page: &Page) -> Markup {
     let Page { s, snap, f, .. } = page;
     let end = |e: &JumpEnd| html! { span class="nw" { (fmt_utc(e.time)) } br; (e.place.label()) div class="muted" { (s.ips.ip(e.ip)) } };
+    let teleports: Vec<Jump> = f.jumps.iter().filter(|j| !j.same_device).cloned().collect();
     let rows = html! {
-        @for j in &f.jumps {
+        @for j in &teleports {
             tr {
                 td { (end(&j.from)) }
                 td { (end(&j.to)) }
@@ -31,15 +39,15 @@ pub(super) fn teleportations(page: &Page) -> Markup {
         }
     };
     html! {
-        h2 id="teleportations" { "Teleportation events (" (f.jumps.len()) ")" }
-        @if f.jumps.is_empty() {
+        h2 id="teleportations" { "Teleportation events (" (f.teleportations) ")" }
+        @if teleports.is_empty() {
             @if snap.locations.is_empty() {
                 p class="muted" { "None: addresses are not located (enable " code { "--geoip-db" } " or " code { "--geo" } ")." }
             } @else {
                 p class="muted" { "None detected." }
             }
         } @else {
-            @if let Some(map) = svg::travel_map(&f.jumps) {
+            @if let Some(map) = svg::travel_map(&teleports) {
                 // maud output with its text escaped (web::svg).
                 figure { (PreEscaped(map)) }
             }
@@ -49,5 +57,50 @@ pub(super) fn teleportations(page: &Page) -> Markup {
             }
             (table(Some("jumps"), &JUMPS, rows, None))
         }
+    }
+}
+
+/// Jumps between two sessions of one device: one device cannot be in two places, so its
+/// address moved (a VPN or proxy switching exits). Shown, never scored by default.
+pub(super) fn same_device(page: &Page) -> Markup {
+    let Page { s, f, .. } = page;
+    if f.same_device_jumps == 0 {
+        return html! {};
+    }
+    let end = |e: &JumpEnd| {
+        html! {
+            span class="nw" { (fmt_utc(e.time)) } br; (e.place.label())
+            div class="muted" { (s.ips.ip(e.ip)) }
+        }
+    };
+    let rows = html! {
+        @for j in f.jumps.iter().filter(|j| j.same_device) {
+            tr {
+                td { (end(&j.from)) }
+                td { (end(&j.to)) }
+                td class="num" { (format!("{:.0} km", j.distance_km)) }
+                td class="num" { (format!("{:.1} h", j.hours)) }
+                td class="num" { (format!("{:.0} km/h", j.speed_kmh)) }
+                td class="nw" { (j.from.platform) div class="muted" { (j.from.machine_id) } }
+            }
+        }
+    };
+    let shown = f.jumps.iter().filter(|j| j.same_device).count();
+    let weight = f
+        .score_terms
+        .iter()
+        .find(|t| t.name == "same_device_jumps")
+        .map_or(0.0, |t| t.weight);
+    html! {
+        h2 id="same-device-jumps" {
+            "One device, far-apart places minutes apart: likely a VPN or proxy (" (f.same_device_jumps) ")"
+        }
+        p class="sub" {
+            "The same device in places too far apart for the time between them. One device cannot be in two "
+            "places, so its address moved: most often a VPN or proxy switching exits. Not counted as "
+            "teleportation; they score " code { "--weight.same-device-jump" } " each (" (num(weight)) ")."
+            @if shown < f.same_device_jumps { " The first " (shown) " are listed." }
+        }
+        (table(Some("same-device-jumps"), &SAME_DEVICE, rows, None))
     }
 }
