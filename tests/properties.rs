@@ -12,8 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use plex_sharing_exporter::detect::network::{canonical, is_private};
 use plex_sharing_exporter::detect::{
-    analyze_all, DeviceUsage, IpUsage, Jump, JumpEnd, Network, Overlap, Place, Places, Rules, ScoringProfile, Session,
-    Span, Strings, Trusted, UserFinding, UserInfo,
+    analyze_all, DeviceUsage, DistanceUnknown, IpUsage, Jump, JumpEnd, Network, Overlap, Place, Places, Rules,
+    ScoringProfile, Session, Span, Strings, Trusted, UserFinding, UserInfo,
 };
 use plex_sharing_exporter::tautulli::lenient::MaybeRow;
 use plex_sharing_exporter::tautulli::model::{parse_ip, GeoRow, LiveRow, Page, UserRow, MAX_SESSION_SECONDS};
@@ -497,6 +497,7 @@ fn rules() -> impl Strategy<Value = Rules> {
             r.dual_stack_is_one_household = households;
             r.devices_at_home_are_one_household = households;
             r.nearby_cellular_is_household = households;
+            r.nearby_overlaps_are_apart = households;
             r.travel.same_device_counts = same_device;
             r
         })
@@ -510,7 +511,7 @@ fn coords() -> impl Strategy<Value = Vec<(f64, f64)>> {
 #[derive(Debug, PartialEq)]
 struct Essence {
     user_id: i64,
-    counts: [usize; 7],
+    counts: [usize; 8],
     plays: u64,
     watch: u64,
     score: u64,
@@ -528,6 +529,7 @@ fn essence(f: &UserFinding) -> Essence {
             f.heavy_devices,
             f.networks,
             f.concurrent_sessions,
+            f.nearby_concurrent_sessions,
             f.concurrent_device_pairs,
             f.teleportations,
             f.same_device_jumps,
@@ -576,7 +578,9 @@ proptest! {
             prop_assert_eq!(f.watch_time_seconds, mine.iter().map(|s| u64::from(s.play_seconds)).sum::<u64>());
             prop_assert!(f.heavy_devices <= d && d <= n && f.networks <= n);
             prop_assert!(f.concurrent_sessions <= pairs, "{} > {}", f.concurrent_sessions, pairs);
-            prop_assert_eq!(f.concurrent_sessions, f.overlaps.len());
+            prop_assert_eq!(f.concurrent_sessions, f.overlaps.iter().filter(|o| !o.nearby).count());
+            prop_assert_eq!(f.nearby_concurrent_sessions, f.overlaps.iter().filter(|o| o.nearby).count());
+            prop_assert!(rules.nearby_overlaps_are_apart || f.nearby_concurrent_sessions == 0);
             prop_assert!(f.concurrent_device_pairs <= d * d.saturating_sub(1) / 2);
             prop_assert!(f.concurrent_device_pairs <= f.concurrent_sessions);
             prop_assert_eq!(f.concurrent_device_pairs == 0, f.concurrent_sessions == 0);
@@ -592,6 +596,8 @@ proptest! {
                 prop_assert!(o.first_machine_id != o.second_machine_id, "{o:?}");
                 prop_assert!(o.first_network != o.second_network, "{o:?}");
                 prop_assert!(o.seconds > 0 && o.seconds >= i64::from(rules.min_overlap_seconds), "{o:?}");
+                prop_assert_eq!(o.distance_km.is_none(), o.distance_unknown.is_some(), "{:?}", o);
+                prop_assert!(!o.nearby || o.distance_km.is_some_and(|km| km < rules.travel.min_distance_km), "{:?}", o);
                 prop_assert!(seen.insert((o.first_row_id.min(o.second_row_id), o.first_row_id.max(o.second_row_id))), "pair counted twice");
             }
             for j in &f.jumps {
@@ -769,9 +775,16 @@ fn wild_finding() -> impl Strategy<Value = (UserFinding, HashMap<IpAddr, String>
         watch_time_seconds: 60,
         platforms: Vec::new(),
     });
-    let overlap =
-        (wild_time(), wild_time(), wild_text(), prop::option::of(ip())).prop_map(|(started, seconds, machine, ip)| {
-            Overlap {
+    let overlap = (
+        (wild_time(), wild_time(), wild_text(), prop::option::of(ip())),
+        (
+            prop::option::of(wild_text()),
+            prop::option::of(-1e9f64..1e9),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |((started, seconds, machine, ip), (place, distance_km, nearby))| Overlap {
                 first_row_id: 1,
                 second_row_id: 2,
                 first_machine_id: machine.as_str().into(),
@@ -780,10 +793,23 @@ fn wild_finding() -> impl Strategy<Value = (UserFinding, HashMap<IpAddr, String>
                 second_ip: None,
                 first_network: Network::Lan,
                 second_network: Network::Lan,
+                first_platform: machine.as_str().into(),
+                second_platform: "".into(),
+                first_player: machine.as_str().into(),
+                second_player: "".into(),
+                first_started: started,
+                first_ended: seconds,
+                second_started: seconds,
+                second_ended: started,
+                first_place: place.clone(),
+                second_place: place,
                 started,
                 seconds,
-            }
-        });
+                distance_km,
+                distance_unknown: distance_km.is_none().then_some(DistanceUnknown::CountryLevel),
+                nearby,
+            },
+        );
     (
         wild_text(),
         prop::collection::vec(device, 0..60),

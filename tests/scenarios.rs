@@ -192,6 +192,32 @@ fn build() -> Suite {
         x.play(u, s("phone", &format!("2a02:20::{:x}", d + 100), evening(d, 22), 1800));
     }
 
+    let u = x.user("dual-stack home, no device uses both families", Honest);
+    // The TV only ever gets the IPv4 address, the phone only the IPv6 /64: nothing links
+    // the two networks but GeoIP, which puts both in the same city.
+    loc(&mut x, "81.21.0.1", "Chicago", CHICAGO);
+    for d in 1..=20 {
+        let phone = format!("2a02:21:0:7::{d:x}");
+        loc(&mut x, &phone, "Chicago", (41.85, -87.65));
+        x.play(u, s("tv", "81.21.0.1", evening(d, 19), 2 * H));
+        x.play(u, s("phone", &phone, evening(d, 19) + 900, H));
+    }
+
+    let u = x.user("family trip: both devices in a hotel for a week", Honest);
+    loc(&mut x, "81.22.0.1", "New York", NYC);
+    // The hotel's wifi leaves through two addresses, both in Chicago.
+    loc(&mut x, "85.22.0.10", "Chicago", CHICAGO);
+    loc(&mut x, "85.22.0.11", "Chicago", CHICAGO);
+    for d in 9..=25 {
+        x.play(u, s("tv", "81.22.0.1", evening(d, 19), 2 * H));
+        x.play(u, s("tablet", "81.22.0.1", evening(d, 19) + 900, H));
+    }
+    for d in 1..=7 {
+        // Flew out on day 8; the TV stays dark at home.
+        x.play(u, s("laptop", "85.22.0.10", evening(d, 20), 2 * H));
+        x.play(u, s("tablet", "85.22.0.11", evening(d, 20) + 600, H));
+    }
+
     let u = x.user("genuine flight London to New York", Honest);
     loc(&mut x, "81.30.0.1", "London", LONDON);
     loc(&mut x, "81.30.0.2", "New York", NYC);
@@ -529,7 +555,13 @@ fn a_single_device_hopping_vpn_exits_is_visible_but_not_flagged() {
 fn every_finding_carries_its_evidence() {
     let (_, _, findings) = run(ScoringProfile::Evidence);
     for f in findings.iter().filter(|f| f.flagged) {
-        assert_eq!(f.overlaps.len(), f.concurrent_sessions.min(MAX_OVERLAPS), "{}", f.user);
+        let counted = f.overlaps.iter().filter(|o| !o.nearby).count();
+        assert_eq!(counted, f.concurrent_sessions.min(MAX_OVERLAPS), "{}", f.user);
+        assert!(
+            f.overlaps.len() <= (f.concurrent_sessions + f.nearby_concurrent_sessions).min(MAX_OVERLAPS),
+            "{}",
+            f.user
+        );
         let teleports = f.jumps.iter().filter(|j| !j.same_device).count();
         assert_eq!(teleports, f.teleportations.min(MAX_JUMPS), "{}", f.user);
         assert!(
@@ -563,4 +595,42 @@ fn trusted_networks_and_ignored_users_silence_a_sharer() {
     let mild = findings.iter().find(|f| f.user.starts_with("mild sharer")).unwrap();
     assert_eq!((mild.concurrent_sessions, mild.flagged), (0, false));
     assert!(!findings.iter().any(|f| f.user == "two cities at the same time"));
+}
+
+#[test]
+fn nearby_overlaps_keep_a_same_city_dual_stack_home_unflagged() {
+    let suite = build();
+    let home = "dual-stack home, no device uses both families";
+    let find = |rules: &Rules| {
+        analyze_all(&suite.sessions, &suite.users, &suite.strings, &suite.places, rules)
+            .into_iter()
+            .find(|f| f.user == home)
+            .expect("the scenario's finding")
+    };
+    let f = find(&Rules::default());
+    assert_eq!(
+        (f.concurrent_sessions, f.nearby_concurrent_sessions, f.flagged),
+        (0, 20, false)
+    );
+    assert!(f
+        .overlaps
+        .iter()
+        .all(|o| o.nearby && o.distance_km.is_some_and(|d| d < 50.0)));
+    // Without the rule every evening is another household: 1 pair * 20 + 16 * 5 = 100.
+    let without = Rules {
+        nearby_overlaps_are_apart: false,
+        ..Rules::default()
+    };
+    let f = find(&without);
+    assert_eq!((f.concurrent_sessions, f.score, f.flagged), (20, 100.0, true));
+    // Without GeoIP nothing is nearby: the overlaps count as they always did.
+    let blind = analyze_all(
+        &suite.sessions,
+        &suite.users,
+        &suite.strings,
+        &Places::new(),
+        &Rules::default(),
+    );
+    let f = blind.iter().find(|f| f.user == home).expect("the scenario's finding");
+    assert_eq!((f.concurrent_sessions, f.nearby_concurrent_sessions), (20, 0));
 }

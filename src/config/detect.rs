@@ -38,6 +38,9 @@ pub struct DetectArgs {
     /// Most concurrent session pairs that score [evidence 16, reference 50].
     #[arg(long = "weight.concurrent-session-cap")]
     pub weight_concurrent_session_cap: Option<usize>,
+    /// Points per overlapping session pair located in the same area, up to the concurrent-session cap [0].
+    #[arg(long = "weight.nearby-concurrent-session")]
+    pub weight_nearby_concurrent_session: Option<f64>,
     /// Points per heavy device beyond the first [evidence 0, reference 15].
     #[arg(long = "weight.extra-heavy-device")]
     pub weight_extra_heavy_device: Option<f64>,
@@ -74,7 +77,7 @@ pub struct DetectArgs {
     /// Count jumps between two sessions of one device (a VPN hop looks like one) [evidence false, reference true].
     #[arg(long = "same-device-jumps")]
     pub same_device_jumps: Option<bool>,
-    /// Use the household rules: dual-stack linking, devices' homes, cellular near home [evidence true, reference false].
+    /// Use the household rules: dual-stack linking, devices' homes, cellular near home, nearby overlaps apart [evidence true, reference false].
     #[arg(long = "household-rules")]
     pub household_rules: Option<bool>,
     /// A network that is never evidence: `CIDR` for everybody, or `USER=CIDR` for one user
@@ -142,6 +145,11 @@ impl DetectArgs {
                 &mut w.concurrent_session,
             ),
             (
+                "--weight.nearby-concurrent-session",
+                self.weight_nearby_concurrent_session,
+                &mut w.nearby_concurrent_session,
+            ),
+            (
                 "--weight.extra-heavy-device",
                 self.weight_extra_heavy_device,
                 &mut w.extra_heavy_device,
@@ -193,6 +201,7 @@ impl DetectArgs {
             rules.dual_stack_is_one_household = b;
             rules.devices_at_home_are_one_household = b;
             rules.nearby_cellular_is_household = b;
+            rules.nearby_overlaps_are_apart = b;
         }
         if let Some(m) = self.min_score {
             rules.min_score = m;

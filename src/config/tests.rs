@@ -87,7 +87,27 @@ fn the_default_profile_is_evidence_and_flags_override_its_rules() {
     assert_eq!(rules.min_overlap_seconds, 0);
     assert!(rules.travel.same_device_counts);
     assert!(!rules.devices_at_home_are_one_household && !rules.dual_stack_is_one_household);
+    assert!(!rules.nearby_overlaps_are_apart);
     assert_eq!(rules.min_score, 5.0);
+}
+
+#[test]
+fn the_nearby_overlap_weight_is_a_flag_and_must_not_be_negative() {
+    let rules = report(&["--weight.nearby-concurrent-session", "1.5"])
+        .unwrap()
+        .detect
+        .resolve()
+        .unwrap();
+    assert_eq!(rules.scoring.weights.nearby_concurrent_session, 1.5);
+    assert!(rules.nearby_overlaps_are_apart, "on in the evidence profile");
+    let reference = report(&["--scoring", "reference"]).unwrap().detect.resolve().unwrap();
+    assert!(!reference.nearby_overlaps_are_apart);
+    let e = report(&["--weight.nearby-concurrent-session=-1"])
+        .unwrap()
+        .detect
+        .resolve()
+        .unwrap_err();
+    assert_eq!(e.flag, "--weight.nearby-concurrent-session");
 }
 
 #[test]

@@ -62,6 +62,7 @@ pub fn analyze_user(
     let concurrency::Concurrency {
         overlaps,
         overlap_count,
+        nearby_count,
         involved,
         device_pairs: concurrent_device_pairs,
         timeline,
@@ -75,6 +76,7 @@ pub fn analyze_user(
             nearby_cellular_km: rules
                 .nearby_cellular_is_household
                 .then_some(rules.travel.min_distance_km),
+            nearby_km: rules.nearby_overlaps_are_apart.then_some(rules.travel.min_distance_km),
             places,
         },
         strings,
@@ -97,6 +99,7 @@ pub fn analyze_user(
         devices: usage.devices.len(),
         heavy_devices: usage.heavy_devices,
         concurrent_sessions: overlap_count,
+        nearby_concurrent_sessions: nearby_count,
         concurrent_device_pairs,
         teleportations: jump_count,
         same_device_jumps,
@@ -106,7 +109,7 @@ pub fn analyze_user(
     let spans = spans(sessions, strings, &usage, &involved, rules.pause_allowance_seconds);
     let score_terms = rules.scoring.terms(&counts);
     let score = score_terms.iter().map(|t| t.points).sum::<f64>();
-    let flagged = score >= rules.min_score && (!rules.concurrent_only || !overlaps.is_empty());
+    let flagged = score >= rules.min_score && (!rules.concurrent_only || overlap_count > 0);
     UserFinding {
         user_id: user.user_id,
         user: user.name.clone(),
@@ -121,6 +124,7 @@ pub fn analyze_user(
         networks: usage.networks,
         regular_networks: counts.regular_networks,
         concurrent_sessions: overlap_count,
+        nearby_concurrent_sessions: nearby_count,
         concurrent_device_pairs,
         teleportations: jump_count,
         same_device_jumps,

@@ -2,6 +2,11 @@
 //! devices *and* different networks. A household watching on two TVs is not sharing;
 //! two homes watching at once is.
 //!
+//! With GeoIP, an overlap whose two sides are located to cities closer than
+//! `min_distance_km` (after subtracting both accuracy radii) is *nearby*: one home seen
+//! through two address families, or a neighbour GeoIP cannot tell apart. It is kept as
+//! evidence and counted on its own, not as a concurrent session.
+//!
 //! Found with a sweep over sessions sorted by start: each session is compared only with
 //! those still running when it starts, so the cost is O(n log n + n·a), where `a` is the
 //! number of sessions running at once, instead of the reference script's O(n²).
@@ -15,7 +20,19 @@ use super::household::Households;
 use super::travel::haversine_km;
 use std::sync::Arc;
 
-use super::{Network, Places, Session, Strings, Sym, TimelineEntry};
+use super::{network, Network, Place, Places, Session, Strings, Sym, TimelineEntry};
+
+/// Why the distance between the two sides of an overlap cannot be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistanceUnknown {
+    /// A side's address is on a local network: GeoIP cannot place it.
+    PrivateAddress,
+    /// GeoIP has no place for a side's address (or no GeoIP is configured).
+    NotLocated,
+    /// GeoIP placed a side only in a country: its coordinates are the country's centre.
+    CountryLevel,
+}
 
 /// Two sessions that ran at the same time from different devices and networks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,19 +53,50 @@ pub struct Overlap {
     pub first_network: Network,
     /// Household (network) the second session counted as.
     pub second_network: Network,
+    /// Platform of the first session's device.
+    pub first_platform: Arc<str>,
+    /// Platform of the second session's device.
+    pub second_platform: Arc<str>,
+    /// Player name of the first session.
+    pub first_player: Arc<str>,
+    /// Player name of the second session.
+    pub second_player: Arc<str>,
+    /// Start of the first session, epoch seconds.
+    pub first_started: i64,
+    /// Effective end of the first session, epoch seconds.
+    pub first_ended: i64,
+    /// Start of the second session, epoch seconds.
+    pub second_started: i64,
+    /// Effective end of the second session, epoch seconds.
+    pub second_ended: i64,
+    /// Where GeoIP puts the first address ("City, Region, Country"), when located.
+    pub first_place: Option<String>,
+    /// Where GeoIP puts the second address, when located.
+    pub second_place: Option<String>,
     /// When both were running (epoch seconds): start of the overlap.
     pub started: i64,
     /// Seconds both were running.
     pub seconds: i64,
+    /// Great-circle distance between the two places minus both accuracy radii (at least
+    /// 0), km; `None` when it cannot be judged ([`Overlap::distance_unknown`] says why).
+    pub distance_km: Option<f64>,
+    /// Why `distance_km` is `None`; `None` when it is known.
+    pub distance_unknown: Option<DistanceUnknown>,
+    /// Both sides are located closer than `min_distance_km`: counted in
+    /// `nearby_concurrent_sessions`, not as a concurrent session.
+    pub nearby: bool,
 }
 
 /// The concurrency findings of one user.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Concurrency {
-    /// The overlapping pairs, the first [`super::MAX_OVERLAPS`] of them.
+    /// The overlapping pairs, chronological: the first [`super::MAX_OVERLAPS`] counted
+    /// ones, then nearby ones while there is room.
     pub overlaps: Vec<Overlap>,
-    /// How many pairs overlap (all of them).
+    /// How many pairs overlap and count as concurrent sessions (all of them).
     pub overlap_count: usize,
+    /// How many pairs overlap but are nearby (all of them).
+    pub nearby_count: usize,
     /// Per session (input order): it takes part in at least one overlap.
     pub involved: Vec<bool>,
     /// Distinct unordered device pairs among the overlaps.
@@ -71,8 +119,44 @@ pub struct OverlapRules<'a> {
     pub same_home_is_household: bool,
     /// Skip a cellular session overlapping one not located (to a city) farther than this many km.
     pub nearby_cellular_km: Option<f64>,
-    /// Where addresses are (for the cellular rule).
+    /// Overlaps located closer than this many km are nearby, not concurrent sessions.
+    pub nearby_km: Option<f64>,
+    /// Where addresses are (for the cellular and nearby rules, and the evidence).
     pub places: &'a Places,
+}
+
+/// The distance between two sessions' places, as travel measures it: great-circle
+/// distance minus both accuracy radii, never below 0.
+pub fn distance_km(a: &Session, b: &Session, places: &Places) -> Result<f64, DistanceUnknown> {
+    let (pa, pb) = (city_place(a, places)?, city_place(b, places)?);
+    let radii = radius_km(pa) + radius_km(pb);
+    Ok((haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude) - radii).max(0.0))
+}
+
+/// A session's place when it is located to a city on the globe (a country-level result
+/// is the country's centre, and says nothing about distance).
+fn city_place<'p>(s: &Session, places: &'p Places) -> Result<&'p Place, DistanceUnknown> {
+    let ip = s.ip.ok_or(DistanceUnknown::NotLocated)?;
+    if network::is_private(ip) {
+        return Err(DistanceUnknown::PrivateAddress);
+    }
+    let place = places.get(&network::canonical(ip)).ok_or(DistanceUnknown::NotLocated)?;
+    let on_globe = (-90.0..=90.0).contains(&place.latitude) && (-180.0..=180.0).contains(&place.longitude);
+    if place.city.as_deref().is_none_or(str::is_empty) || !on_globe {
+        return Err(DistanceUnknown::CountryLevel);
+    }
+    Ok(place)
+}
+
+/// The accuracy radius to subtract: 0 when unknown, negative or NaN.
+fn radius_km(p: &Place) -> f64 {
+    p.accuracy_radius_km.filter(|r| *r > 0.0).unwrap_or(0.0)
+}
+
+/// The label of a session's place, when its address is located at all.
+fn place_label(s: &Session, places: &Places) -> Option<String> {
+    s.ip.and_then(|ip| places.get(&network::canonical(ip)))
+        .map(Place::label)
 }
 
 /// Unless GeoIP places the two sessions (to a city) farther apart than `km`, a cellular
@@ -89,12 +173,22 @@ fn not_proven_far(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
     }
 }
 
+/// One overlapping pair found by the sweep: indices into the sessions.
+struct Pair {
+    first: usize,
+    second: usize,
+    seconds: i64,
+    distance: Result<f64, DistanceUnknown>,
+    nearby: bool,
+}
+
 /// Find overlapping pairs in `sessions` (one user's, sorted by `started`).
 ///
 /// A pair counts when the devices differ, both sessions have a household
 /// ([`Households::session`]: known, not relayed, not trusted) and the households differ,
 /// the effective intervals (`started` .. [`Session::effective_end`]) share more than zero
 /// seconds and at least `min_overlap`, and the rules' household exceptions do not apply.
+/// A counted pair whose sides are located closer than `nearby_km` is nearby instead.
 pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> Concurrency {
     let nets = &rules.households.session;
     // Each session's device home, looked up once instead of per candidate pair.
@@ -107,7 +201,7 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
         Vec::new()
     };
     let mut active: Vec<(i64, usize)> = Vec::new();
-    let mut pairs: Vec<(usize, usize, i64)> = Vec::new();
+    let mut pairs: Vec<Pair> = Vec::new();
     for (j, s) in sessions.iter().enumerate() {
         let start = s.started;
         let end = s.effective_end(rules.pause_allowance);
@@ -132,7 +226,15 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
                 }
                 let seconds = e.min(end) - a.started.max(start);
                 if seconds > 0 && seconds >= i64::from(rules.min_overlap) {
-                    pairs.push((i, j, seconds));
+                    let distance = distance_km(a, s, rules.places);
+                    let nearby = rules.nearby_km.is_some_and(|km| distance.is_ok_and(|d| d < km));
+                    pairs.push(Pair {
+                        first: i,
+                        second: j,
+                        seconds,
+                        distance,
+                        nearby,
+                    });
                 }
             }
         }
@@ -143,19 +245,27 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
 
     let mut device_pairs: BTreeSet<(Sym, Sym)> = BTreeSet::new();
     let mut involved = vec![false; sessions.len()];
-    for &(i, j, _) in &pairs {
-        let (a, b) = (sessions[i], sessions[j]);
+    for p in pairs.iter().filter(|p| !p.nearby) {
+        let (a, b) = (sessions[p.first], sessions[p.second]);
         device_pairs.insert((a.machine.min(b.machine), a.machine.max(b.machine)));
-        involved[i] = true;
-        involved[j] = true;
+        involved[p.first] = true;
+        involved[p.second] = true;
     }
+    let nearby_count = pairs.iter().filter(|p| p.nearby).count();
     // Evidence is kept for the first pairs and sessions only: counts stay exact, and a
-    // heavy sharer's snapshot stays small.
-    let overlaps = pairs
-        .iter()
-        .take(super::MAX_OVERLAPS)
-        .map(|&(i, j, seconds)| {
-            let (a, b) = (sessions[i], sessions[j]);
+    // heavy sharer's snapshot stays small. Counted pairs come first: a household's
+    // hundred nearby evenings must not push a sharer's overlaps out.
+    let counted_kept = (pairs.len() - nearby_count).min(super::MAX_OVERLAPS);
+    let (mut counted_room, mut nearby_room) = (counted_kept, super::MAX_OVERLAPS - counted_kept);
+    let kept = pairs.iter().filter(|p| {
+        let room = if p.nearby { &mut nearby_room } else { &mut counted_room };
+        let keep = *room > 0;
+        *room = room.saturating_sub(1);
+        keep
+    });
+    let overlaps = kept
+        .map(|p| {
+            let (a, b) = (sessions[p.first], sessions[p.second]);
             Overlap {
                 first_row_id: a.row_id,
                 second_row_id: b.row_id,
@@ -163,10 +273,23 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
                 second_machine_id: strings.shared(b.machine),
                 first_ip: a.ip,
                 second_ip: b.ip,
-                first_network: nets.get(i).copied().flatten().unwrap_or(Network::Lan),
-                second_network: nets.get(j).copied().flatten().unwrap_or(Network::Lan),
+                first_network: nets.get(p.first).copied().flatten().unwrap_or(Network::Lan),
+                second_network: nets.get(p.second).copied().flatten().unwrap_or(Network::Lan),
+                first_platform: strings.shared(a.platform),
+                second_platform: strings.shared(b.platform),
+                first_player: strings.shared(a.player),
+                second_player: strings.shared(b.player),
+                first_started: a.started,
+                first_ended: a.effective_end(rules.pause_allowance),
+                second_started: b.started,
+                second_ended: b.effective_end(rules.pause_allowance),
+                first_place: place_label(a, rules.places),
+                second_place: place_label(b, rules.places),
                 started: b.started.max(a.started),
-                seconds,
+                seconds: p.seconds,
+                distance_km: p.distance.ok(),
+                distance_unknown: p.distance.err(),
+                nearby: p.nearby,
             }
         })
         .collect();
@@ -196,7 +319,8 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
     );
     Concurrency {
         overlaps,
-        overlap_count: pairs.len(),
+        overlap_count: pairs.len() - nearby_count,
+        nearby_count,
         involved,
         device_pairs: device_pairs.len(),
         timeline,
@@ -223,6 +347,7 @@ mod tests {
             households: &h,
             same_home_is_household: false,
             nearby_cellular_km: None,
+            nearby_km: None,
             places: &places,
         };
         find(&sorted, &r, &b.strings)
@@ -239,6 +364,7 @@ mod tests {
             households: &h,
             same_home_is_household: true,
             nearby_cellular_km: Some(50.0),
+            nearby_km: Some(50.0),
             places,
         };
         find(&sorted, &r, &b.strings)
@@ -274,6 +400,154 @@ mod tests {
         assert!(run_evidence(&b, &places).overlaps.is_empty());
         places.insert("99.9.9.9".parse().unwrap(), place("Far", 51.5, -0.12));
         assert_eq!(run_evidence(&b, &places).overlaps.len(), 1);
+    }
+
+    /// TV on 81.1.1.1 at (0, 0), phone on 2a02::/64 at (0, 0.5): 0.5° of the equator,
+    /// 6371 km × 0.5 × π / 180 = 55.597 km apart, overlapping 3000 s.
+    fn two_places(radius: Option<f64>) -> (Builder, Places) {
+        use super::super::testing::place;
+        let mut b = Builder::default();
+        b.add(1, "tv", "81.1.1.1", 0, 3600);
+        b.add(1, "phone", "2a02::9", 600, 3600);
+        let mut places = Places::new();
+        for (ip, city, lon) in [("81.1.1.1", "West", 0.0), ("2a02::9", "East", 0.5)] {
+            let mut p = place(city, 0.0, lon);
+            p.accuracy_radius_km = radius;
+            places.insert(ip.parse().unwrap(), p);
+        }
+        (b, places)
+    }
+
+    #[test]
+    fn an_overlap_located_closer_than_the_minimum_distance_is_nearby_not_concurrent() {
+        // 55.597 km with no accuracy radius: farther than 50 km, a concurrent session.
+        let (b, places) = two_places(None);
+        let c = run_evidence(&b, &places);
+        assert_eq!((c.overlap_count, c.nearby_count, c.device_pairs), (1, 0, 1));
+        let o = &c.overlaps[0];
+        assert!((o.distance_km.unwrap() - 55.597).abs() < 0.001, "{o:?}");
+        assert!(!o.nearby && o.distance_unknown.is_none());
+        // Radii of 5 km each: 55.597 - 10 = 45.597 km, within 50 km: nearby.
+        let (b, places) = two_places(Some(5.0));
+        let c = run_evidence(&b, &places);
+        assert_eq!((c.overlap_count, c.nearby_count, c.device_pairs), (0, 1, 0));
+        assert_eq!(c.overlaps.len(), 1, "a nearby overlap stays in the evidence");
+        let o = &c.overlaps[0];
+        assert!(o.nearby && (o.distance_km.unwrap() - 45.597).abs() < 0.001, "{o:?}");
+        assert!(c.timeline.is_empty() && !c.involved.contains(&true));
+        // The reference rules measure it but count it as before.
+        let (b, places) = two_places(Some(5.0));
+        let sorted = b.sorted();
+        let rules = Rules::for_profile(ScoringProfile::Reference);
+        let h = households(&user(), &sorted, &rules);
+        let r = OverlapRules {
+            pause_allowance: 0,
+            min_overlap: 0,
+            households: &h,
+            same_home_is_household: false,
+            nearby_cellular_km: None,
+            nearby_km: None,
+            places: &places,
+        };
+        let c = find(&sorted, &r, &b.strings);
+        assert_eq!((c.overlap_count, c.nearby_count), (1, 0));
+        assert!(!c.overlaps[0].nearby && c.overlaps[0].distance_km.is_some());
+    }
+
+    #[test]
+    fn an_overlap_whose_distance_cannot_be_judged_says_why_and_still_counts() {
+        let (b, mut places) = two_places(None);
+        places.remove(&"2a02::9".parse().unwrap());
+        let c = run_evidence(&b, &places);
+        assert_eq!((c.overlap_count, c.nearby_count), (1, 0));
+        assert_eq!(
+            (c.overlaps[0].distance_km, c.overlaps[0].distance_unknown),
+            (None, Some(DistanceUnknown::NotLocated))
+        );
+        // Country-level: no city, the coordinates are the country's centre (here even
+        // the same point as the TV), so it is never nearby.
+        let (b, mut places) = two_places(None);
+        if let Some(p) = places.get_mut(&"2a02::9".parse().unwrap()) {
+            p.city = None;
+            p.longitude = 0.0;
+        }
+        let c = run_evidence(&b, &places);
+        assert_eq!((c.overlap_count, c.nearby_count), (1, 0));
+        assert_eq!(c.overlaps[0].distance_unknown, Some(DistanceUnknown::CountryLevel));
+        let json = serde_json::to_value(&c.overlaps[0]).unwrap();
+        assert_eq!(
+            (&json["distance_km"], &json["distance_unknown"], &json["nearby"]),
+            (
+                &serde_json::Value::Null,
+                &serde_json::json!("country_level"),
+                &serde_json::json!(false)
+            )
+        );
+        // A private address is at the server's site, which GeoIP cannot place.
+        let mut b = Builder::default();
+        b.add(1, "tv", "192.168.1.5", 0, 3600);
+        b.add(1, "phone", "81.1.1.1", 600, 3600);
+        let c = run_evidence(&b, &places);
+        assert_eq!(c.overlaps[0].distance_unknown, Some(DistanceUnknown::PrivateAddress));
+    }
+
+    #[test]
+    fn each_overlap_names_both_sessions() {
+        let (b, places) = two_places(None);
+        let o = run_evidence(&b, &places).overlaps.remove(0);
+        assert_eq!(
+            (
+                &*o.first_machine_id,
+                &*o.first_platform,
+                &*o.first_player,
+                o.first_started,
+                o.first_ended
+            ),
+            ("tv", "tv-platform", "tv-player", 0, 3600)
+        );
+        assert_eq!(
+            (
+                &*o.second_machine_id,
+                &*o.second_platform,
+                &*o.second_player,
+                o.second_started,
+                o.second_ended
+            ),
+            ("phone", "phone-platform", "phone-player", 600, 4200)
+        );
+        assert_eq!(
+            (o.first_place.as_deref(), o.second_place.as_deref()),
+            (Some("West"), Some("East"))
+        );
+        assert_eq!((o.started, o.seconds), (600, 3000));
+    }
+
+    #[test]
+    fn counted_overlaps_are_kept_as_evidence_before_nearby_ones() {
+        use super::super::testing::place;
+        let mut b = Builder::default();
+        let mut places = Places::new();
+        places.insert("81.1.1.1".parse().unwrap(), place("Home", 40.70, -74.00));
+        places.insert("2a02::9".parse().unwrap(), place("Home", 40.70, -74.00));
+        places.insert("93.3.3.3".parse().unwrap(), place("Far", 51.5, -0.12));
+        let evenings = super::super::MAX_OVERLAPS as i64 + 50;
+        for d in 0..evenings {
+            b.add(1, "tv", "81.1.1.1", d * 86_400, 3600);
+            b.add(1, "phone", "2a02::9", d * 86_400 + 60, 3600);
+        }
+        b.add(1, "friend-tv", "93.3.3.3", (evenings - 1) * 86_400 + 120, 3600);
+        let c = run_evidence(&b, &places);
+        assert_eq!((c.nearby_count, c.overlap_count), (evenings as usize, 2));
+        assert_eq!(c.overlaps.len(), super::super::MAX_OVERLAPS);
+        assert_eq!(
+            c.overlaps.iter().filter(|o| !o.nearby).count(),
+            2,
+            "the friend's overlaps are kept"
+        );
+        assert!(
+            c.overlaps.windows(2).all(|w| w[0].started <= w[1].started),
+            "chronological"
+        );
     }
 
     #[test]

@@ -145,6 +145,9 @@ pub struct UserFinding {
     pub regular_networks: usize,
     /// Pairs of sessions from different devices and networks that overlap.
     pub concurrent_sessions: usize,
+    /// Pairs that would be concurrent sessions but GeoIP places both sides within
+    /// `min_distance_km` of each other (see [`Overlap::nearby`]).
+    pub nearby_concurrent_sessions: usize,
     /// Distinct device pairs among those overlaps.
     pub concurrent_device_pairs: usize,
     /// Distinct impossible-travel jumps.
@@ -157,7 +160,8 @@ pub struct UserFinding {
     pub device_usage: Vec<DeviceUsage>,
     /// Per-address usage, most watched first.
     pub ip_usage: Vec<IpUsage>,
-    /// The overlapping session pairs (evidence for `concurrent_sessions`).
+    /// The overlapping session pairs (evidence for `concurrent_sessions` and
+    /// `nearby_concurrent_sessions`).
     pub overlaps: Vec<Overlap>,
     /// Sessions that take part in an overlap, chronological.
     pub timeline: Vec<TimelineEntry>,

@@ -37,7 +37,7 @@ pub mod session;
 pub(crate) mod testing;
 
 pub use analyze::{analyze_all, analyze_user, for_each_user};
-pub use concurrency::Overlap;
+pub use concurrency::{DistanceUnknown, Overlap};
 pub use devices::{DeviceUsage, IpUsage};
 pub use finding::{Span, TimelineEntry, UserFinding, MAX_JUMPS, MAX_OVERLAPS, MAX_TIMELINE};
 pub use network::Network;

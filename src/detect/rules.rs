@@ -56,6 +56,10 @@ pub struct Rules {
     /// A cellular session overlapping one located within `travel.min_distance_km` of it
     /// is a household member out and about, not another household.
     pub nearby_cellular_is_household: bool,
+    /// An overlap whose sides GeoIP places within `travel.min_distance_km` of each other
+    /// is nearby (one home on two address families, or a neighbour), not a concurrent
+    /// session: counted apart and scored by its own weight.
+    pub nearby_overlaps_are_apart: bool,
     /// A network with at least this many plays is one the user "regularly" uses.
     pub regular_network_plays: u32,
     /// An IPv4 address and an IPv6 /64 used by one device within a day are one household.
@@ -89,6 +93,7 @@ impl Rules {
                 pause_allowance_seconds: 0,
                 min_overlap_seconds: 0,
                 nearby_cellular_is_household: false,
+                nearby_overlaps_are_apart: false,
                 regular_network_plays: REGULAR_NETWORK_PLAYS,
                 dual_stack_is_one_household: false,
                 devices_at_home_are_one_household: false,
@@ -107,6 +112,7 @@ impl Rules {
                 pause_allowance_seconds: 600,
                 min_overlap_seconds: 120,
                 nearby_cellular_is_household: true,
+                nearby_overlaps_are_apart: true,
                 regular_network_plays: REGULAR_NETWORK_PLAYS,
                 dual_stack_is_one_household: true,
                 devices_at_home_are_one_household: true,

@@ -15,7 +15,9 @@ pub struct Counts {
     pub heavy_devices: usize,
     /// Overlapping session pairs across devices and networks.
     pub concurrent_sessions: usize,
-    /// Distinct device pairs among them.
+    /// Overlapping session pairs whose sides GeoIP places close together.
+    pub nearby_concurrent_sessions: usize,
+    /// Distinct device pairs among the concurrent sessions.
     pub concurrent_device_pairs: usize,
     /// Impossible-travel jumps.
     pub teleportations: usize,
@@ -72,8 +74,10 @@ pub struct Weights {
     pub concurrent_device_pair: f64,
     /// Per concurrent session pair, up to `concurrent_session_cap` pairs.
     pub concurrent_session: f64,
-    /// Cap on the concurrent session pairs that score.
+    /// Cap on the concurrent session pairs that score (and, apart, on the nearby ones).
     pub concurrent_session_cap: usize,
+    /// Per nearby overlapping session pair, up to `concurrent_session_cap` pairs.
+    pub nearby_concurrent_session: f64,
     /// Per heavy device beyond the first.
     pub extra_heavy_device: f64,
     /// Per impossible-travel jump, up to `teleportation_cap` jumps.
@@ -120,6 +124,7 @@ impl Scoring {
                 concurrent_device_pair: 25.0,
                 concurrent_session: 2.0,
                 concurrent_session_cap: 50,
+                nearby_concurrent_session: 0.0,
                 extra_heavy_device: 15.0,
                 teleportation: 30.0,
                 teleportation_cap: usize::MAX,
@@ -131,6 +136,7 @@ impl Scoring {
                 concurrent_device_pair: 20.0,
                 concurrent_session: 5.0,
                 concurrent_session_cap: 16,
+                nearby_concurrent_session: 0.0,
                 extra_heavy_device: 0.0,
                 teleportation: 20.0,
                 teleportation_cap: 10,
@@ -169,6 +175,12 @@ impl Scoring {
                 "overlapping session pairs from different devices and households (capped)",
                 c.concurrent_sessions.min(w.concurrent_session_cap),
                 w.concurrent_session,
+            ),
+            term(
+                "nearby_concurrent_sessions",
+                "overlapping session pairs located in the same area (capped)",
+                c.nearby_concurrent_sessions.min(w.concurrent_session_cap),
+                w.nearby_concurrent_session,
             ),
             term(
                 "extra_heavy_devices",
@@ -218,6 +230,7 @@ mod tests {
             devices: 4,
             heavy_devices: 3,
             concurrent_sessions: 7,
+            nearby_concurrent_sessions: 9,
             concurrent_device_pairs: 2,
             teleportations: 1,
             same_device_jumps: 0,
@@ -294,6 +307,7 @@ mod tests {
             devices: 4,
             heavy_devices: 2,
             concurrent_sessions: 4,
+            nearby_concurrent_sessions: 20,
             concurrent_device_pairs: 1,
             teleportations: 3,
             same_device_jumps: 5,
@@ -306,6 +320,11 @@ mod tests {
             ..Counts::default()
         };
         assert_eq!(evidence().score(&many), 200.0, "jumps are capped at 10");
+        // Nearby overlaps score their own weight, capped like concurrent sessions:
+        // 120 + min(20, 16) * 1.5 = 144.
+        let mut weighted = evidence();
+        weighted.weights.nearby_concurrent_session = 1.5;
+        assert_eq!(weighted.score(&c), 144.0);
     }
 
     #[test]

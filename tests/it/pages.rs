@@ -322,6 +322,76 @@ async fn same_device_jumps_have_their_own_section_column_json_field_and_gauge() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn overlaps_show_both_sides_their_distance_and_whether_they_are_nearby() {
+    // One home in Boston on two addresses no device shares (TV and phone), overlapping
+    // on four evenings; a laptop on an address GeoIP places only in a country overlaps
+    // the TV once.
+    let mut w = World::default();
+    w.user(301, "boston", "Boston Home");
+    for d in 1..=4 {
+        let evening = NOW - d * DAY + 8 * 3600;
+        w.play(301, "home-tv", "Roku", "81.5.5.5", evening, 3600);
+        w.play(301, "home-phone", "iOS", "81.6.6.6", evening + 600, 1800);
+    }
+    w.play(301, "laptop", "Windows", "83.7.7.7", NOW - DAY + 8 * 3600 + 2400, 1800);
+    w.geo("81.5.5.5", "Boston", "United States", 42.36, -71.06)
+        .geo("81.6.6.6", "Boston", "United States", 42.36, -71.06)
+        .geo("83.7.7.7", "", "United States", 37.09, -95.71);
+    let site = Site::start(Setup {
+        servers: vec![("home", w.data)],
+        ..Setup::standard()
+    })
+    .await;
+    let (code, html) = site.get("/users/home/301").await;
+    assert_eq!(code, 200, "{html}");
+    let timeline = section(&html, "timeline");
+    for text in [
+        "2 session(s) in 1 overlapping pair(s).",
+        "4 more pair(s) are nearby",
+        "The 5 overlapping pair(s)",
+        r#"0 km <span class="badge ok""#,
+        "distance unknown<br><span class=\"muted\">located to a country only</span>",
+        r#"<code>home-phone</code> iOS · home-phone player<br>"#,
+        r#"81.6.6.6 <span class="muted">(Boston, United States)</span>"#,
+        r#"83.7.7.7 <span class="muted">(United States)</span>"#,
+    ] {
+        assert!(timeline.contains(text), "{text} missing: {timeline}");
+    }
+    assert_eq!(timeline.matches(">nearby</span>").count(), 4);
+    let api = site.json("/api/v1/users/home/301").await;
+    assert_eq!(
+        (
+            api["concurrent_sessions"].as_u64(),
+            api["nearby_concurrent_sessions"].as_u64()
+        ),
+        (Some(1), Some(4))
+    );
+    let overlaps = api["overlaps"].as_array().expect("overlaps");
+    let far = overlaps
+        .iter()
+        .find(|o| o["nearby"] == false)
+        .expect("the laptop's overlap");
+    assert_eq!(
+        (&far["distance_km"], &far["distance_unknown"]),
+        (&Value::Null, &Value::from("country_level"))
+    );
+    let near = overlaps.iter().find(|o| o["nearby"] == true).expect("a nearby overlap");
+    assert_eq!(near["distance_km"], 0.0);
+    assert_eq!(
+        (&near["first_place"], &near["second_place"]),
+        (
+            &Value::from("Boston, United States"),
+            &Value::from("Boston, United States")
+        )
+    );
+    assert_eq!(
+        (&near["first_platform"], &near["second_platform"]),
+        (&Value::from("Roku"), &Value::from("iOS"))
+    );
+    assert!(near["second_ended"].as_i64() > near["second_started"].as_i64());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn users_are_sorted_by_score_across_servers_and_filtered_by_server() {
     let mut cabin = World::default();
     cabin.user(201, "guest", "Cabin Guest");

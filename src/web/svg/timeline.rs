@@ -223,7 +223,7 @@ pub fn timeline(f: &UserFinding, window: (i64, i64), ips: IpView, locations: &Ha
             aria-label={ "Sessions of " (truncate(&f.user, PLACE_CHARS)) " per device, " (fmt_utc(w0)) " to " (fmt_utc(w1)) } {
             (lanes(f, lane_count))
             (day_lines(&axis, w1, axis_y))
-            @for o in f.overlaps.iter().take(MAX_OVERLAP_MARKS) {
+            @for o in f.overlaps.iter().filter(|o| !o.nearby).take(MAX_OVERLAP_MARKS) {
                 @let tip = format!(
                     "{} for {}: {} ({}) and {} ({})",
                     fmt_utc(o.started),

@@ -1,11 +1,11 @@
 //! The reference script's three reports for one user: the device breakdown, the
 //! concurrent-session timeline with its overlapping pairs, and IP usage by watch time.
 
-use std::net::IpAddr;
-
 use maud::{html, Markup};
 
 use super::Page;
+use crate::detect::concurrency::DistanceUnknown;
+use crate::detect::Overlap;
 use crate::format::fmt_duration;
 use crate::format::fmt_utc;
 use crate::web::pages::{table, Col};
@@ -52,8 +52,9 @@ const SESSIONS: [Col; 6] = [
 ];
 
 #[rustfmt::skip]
-const OVERLAPS: [Col; 4] = [
-    Col::text("From"), Col::num("Both playing"), Col::text("First device"), Col::text("Second device"),
+const OVERLAPS: [Col; 5] = [
+    Col::text("From"), Col::num("Both playing"), Col::text("First session"), Col::text("Second session"),
+    Col::text("Distance"),
 ];
 
 /// Report 2: the sessions that overlapped another device on another network, by day,
@@ -61,7 +62,7 @@ const OVERLAPS: [Col; 4] = [
 pub(super) fn concurrent(page: &Page) -> Markup {
     html! {
         h2 id="timeline" { "Concurrent-session timeline" }
-        @if page.f.timeline.is_empty() {
+        @if page.f.timeline.is_empty() && page.f.overlaps.is_empty() {
             p class="muted" { "No concurrent sessions." }
         } @else {
             (sessions_and_overlaps(page))
@@ -90,26 +91,84 @@ fn sessions_and_overlaps(page: &Page) -> Markup {
             }
         });
     }
-    let side = |machine: &str, ip: Option<IpAddr>| html! { code { (machine) } " " @if let Some(ip) = ip { (page.ip_cell(ip)) } };
     let overlaps = html! {
         @for o in &f.overlaps {
             tr {
                 td { (fmt_utc(o.started)) }
                 td class="num" { (fmt_duration(u64::try_from(o.seconds).unwrap_or(0))) }
-                td { (side(&o.first_machine_id, o.first_ip)) }
-                td { (side(&o.second_machine_id, o.second_ip)) }
+                td { (overlap_side(page, o, true)) }
+                td { (overlap_side(page, o, false)) }
+                td { (distance(o)) }
             }
         }
     };
+    let counted = f.overlaps.iter().filter(|o| !o.nearby).count();
+    let nearby = f.overlaps.len() - counted;
     html! {
         p class="sub" {
             "Sessions that ran at the same time as another device on another network: " (f.timeline.len())
-            " session(s) in " (f.overlaps.len()) " overlapping pair(s)."
+            " session(s) in " (counted) " overlapping pair(s)."
+            @if nearby > 0 {
+                " " (nearby) " more pair(s) are nearby: GeoIP places both sides in the same area, so they are counted apart."
+            }
         }
-        (table(Some("sessions"), &SESSIONS, html! { @for row in sessions { (row) } }, None))
+        @if !f.timeline.is_empty() {
+            (table(Some("sessions"), &SESSIONS, html! { @for row in sessions { (row) } }, None))
+        }
         details {
             summary { "The " (f.overlaps.len()) " overlapping pair(s)" }
             (table(Some("overlaps"), &OVERLAPS, overlaps, None))
+        }
+    }
+}
+
+/// One side of an overlap: device, platform and player, when it played, address and place.
+fn overlap_side(page: &Page, o: &Overlap, first: bool) -> Markup {
+    let (machine, platform, player, started, ended, ip, place) = if first {
+        (
+            &o.first_machine_id,
+            &o.first_platform,
+            &o.first_player,
+            o.first_started,
+            o.first_ended,
+            o.first_ip,
+            &o.first_place,
+        )
+    } else {
+        (
+            &o.second_machine_id,
+            &o.second_platform,
+            &o.second_player,
+            o.second_started,
+            o.second_ended,
+            o.second_ip,
+            &o.second_place,
+        )
+    };
+    html! {
+        code { (machine) } " " (platform) " · " (player) br;
+        span class="nw" { (fmt_utc(started)) " – " (fmt_utc(ended).get(11..).unwrap_or("")) } br;
+        @if let Some(ip) = ip { (page.s.ips.ip(ip)) } @else { "?" }
+        @if let Some(place) = place { " " span class="muted" { "(" (place) ")" } }
+    }
+}
+
+/// How far apart the two sides are, whether that makes the pair nearby, or why it is unknown.
+fn distance(o: &Overlap) -> Markup {
+    html! {
+        @match (o.distance_km, o.distance_unknown) {
+            (Some(km), _) => {
+                (format!("{km:.0} km"))
+                @if o.nearby { " " span class="badge ok" title="both sides in the same area: not counted as a concurrent session" { "nearby" } }
+            }
+            (None, reason) => {
+                "distance unknown" br;
+                span class="muted" { (match reason {
+                    Some(DistanceUnknown::PrivateAddress) => "a local address",
+                    Some(DistanceUnknown::CountryLevel) => "located to a country only",
+                    Some(DistanceUnknown::NotLocated) | None => "not located",
+                }) }
+            }
         }
     }
 }
