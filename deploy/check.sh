@@ -25,6 +25,7 @@ CONTRACT_METRICS=(
   plex_sharing_user_devices
   plex_sharing_user_heavy_devices
   plex_sharing_user_concurrent_sessions
+  plex_sharing_user_nearby_concurrent_sessions
   plex_sharing_user_concurrent_device_pairs
   plex_sharing_user_teleportations
   plex_sharing_user_same_device_jumps

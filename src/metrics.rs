@@ -106,10 +106,11 @@ type UserGauge = (
 );
 
 #[rustfmt::skip]
-const USER_GAUGES: [UserGauge; 13] = [
+const USER_GAUGES: [UserGauge; 14] = [
     ("plex_sharing_user_devices", "Distinct devices (machine_id) the user played on in the window.", |f, _| f.devices as f64),
     ("plex_sharing_user_heavy_devices", "Devices with more than --heavy-device-plays plays in the window.", |f, _| f.heavy_devices as f64),
     ("plex_sharing_user_concurrent_sessions", "Pairs of sessions from different devices and different networks that overlapped in time.", |f, _| f.concurrent_sessions as f64),
+    ("plex_sharing_user_nearby_concurrent_sessions", "Overlapping session pairs that GeoIP places within --min-distance-km of each other, counted apart from concurrent sessions.", |f, _| f.nearby_concurrent_sessions as f64),
     ("plex_sharing_user_concurrent_device_pairs", "Distinct device pairs seen streaming at the same time from different networks.", |f, _| f.concurrent_device_pairs as f64),
     ("plex_sharing_user_teleportations", "Impossible-travel jumps between located sessions (needs GeoIP).", |f, _| f.teleportations as f64),
     ("plex_sharing_user_same_device_jumps", "Impossible-travel jumps between two sessions of one device, counted apart from teleportations: likely a VPN or proxy.", |f, _| f.same_device_jumps as f64),

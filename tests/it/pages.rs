@@ -366,6 +366,11 @@ async fn overlaps_show_both_sides_their_distance_and_whether_they_are_nearby() {
         ),
         (Some(1), Some(4))
     );
+    let (_, m) = site.get("/metrics").await;
+    assert!(
+        m.contains(r#"plex_sharing_user_nearby_concurrent_sessions{server="home",user_id="301",user="Boston Home"} 4"#),
+        "{m}"
+    );
     let overlaps = api["overlaps"].as_array().expect("overlaps");
     let far = overlaps
         .iter()
