@@ -131,6 +131,7 @@ const TOKYO: (f64, f64) = (35.68, 139.65);
 const AMSTERDAM: (f64, f64) = (52.37, 4.90);
 const CHICAGO: (f64, f64) = (41.88, -87.63);
 const BERLIN: (f64, f64) = (52.52, 13.40);
+const ROME: (f64, f64) = (41.90, 12.50);
 
 fn build() -> Suite {
     use Verdict::*;
@@ -355,7 +356,50 @@ fn build() -> Suite {
         x.play(u, s("tv", "81.90.0.1", evening(d, 18) + 1800 + 2 * H - 5, H));
     }
 
+    let u = x.user("phone on a carrier whose GeoIP hub is 1,180 km from home", Honest);
+    loc(&mut x, "81.95.0.1", "Berlin", BERLIN);
+    for d in 1..=20 {
+        x.play(u, s("tv", "81.95.0.1", evening(d, 19), 2 * H));
+        if d % 2 == 0 {
+            // The phone in the next room on the carrier's network, which GeoIP puts at
+            // the carrier's hub in Rome with a 1,000 km accuracy radius.
+            let cell = format!("99.95.{d}.3");
+            loc(&mut x, &cell, "Rome", ROME);
+            if let Some(p) = x.places.get_mut(&cell.parse::<IpAddr>().expect("address")) {
+                p.accuracy_radius_km = Some(1000.0);
+            }
+            x.play(
+                u,
+                S {
+                    cellular: true,
+                    ..s("phone", &cell, evening(d, 19) + 1800, H)
+                },
+            );
+        }
+    }
+
     // --- sharing ------------------------------------------------------------------------
+    let u = x.user("a friend on a phone on a carrier on another continent", Sharing);
+    loc(&mut x, "82.95.0.1", "New York", NYC);
+    for d in 1..=20 {
+        x.play(u, s("tv", "82.95.0.1", evening(d, 1), 2 * H));
+        if d % 2 == 0 {
+            // Only ever a phone, only ever on a carrier, in Tokyo, with no stated radius.
+            let cell = format!("99.96.{d}.3");
+            loc(&mut x, &cell, "Tokyo", TOKYO);
+            if let Some(p) = x.places.get_mut(&cell.parse::<IpAddr>().expect("address")) {
+                p.accuracy_radius_km = None;
+            }
+            x.play(
+                u,
+                S {
+                    cellular: true,
+                    ..s("phone", &cell, evening(d, 1) + 1800, H)
+                },
+            );
+        }
+    }
+
     let u = x.user("two cities at the same time", Sharing);
     loc(&mut x, "82.10.0.1", "New York", NYC);
     loc(&mut x, "82.10.0.2", "Los Angeles", LA);
@@ -506,7 +550,7 @@ fn the_default_score_flags_every_sharer_and_no_honest_user() {
     let (rows, wrong, _) = run(ScoringProfile::Evidence);
     assert!(wrong.is_empty(), "misjudged:\n{}", wrong.join("\n"));
     let flagged = rows.iter().find(|r| r.rule.starts_with("flagged")).unwrap();
-    assert_eq!((flagged.tp, flagged.fp, flagged.fn_), (4, 0, 0));
+    assert_eq!((flagged.tp, flagged.fp, flagged.fn_), (5, 0, 0));
 }
 
 #[test]

@@ -77,6 +77,7 @@ pub fn analyze_user(
                 .nearby_cellular_is_household
                 .then_some(rules.travel.min_distance_km),
             nearby_km: rules.nearby_overlaps_are_apart.then_some(rules.travel.min_distance_km),
+            cellular_regions: rules.travel.cellular_is_a_region,
             places,
         },
         strings,

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::household::Households;
-use super::travel::haversine_km;
+use super::travel::{haversine_km, uncertainty_km};
 use std::sync::Arc;
 
 use super::{network, Network, Place, Places, Session, Strings, Sym, TimelineEntry};
@@ -123,13 +123,15 @@ pub struct OverlapRules<'a> {
     pub nearby_km: Option<f64>,
     /// Where addresses are (for the cellular and nearby rules, and the evidence).
     pub places: &'a Places,
+    /// A carrier address is a region: see [`uncertainty_km`].
+    pub cellular_regions: bool,
 }
 
 /// The distance between two sessions' places, as travel measures it: great-circle
-/// distance minus both accuracy radii, never below 0.
-pub fn distance_km(a: &Session, b: &Session, places: &Places) -> Result<f64, DistanceUnknown> {
+/// distance minus both sides' uncertainty ([`uncertainty_km`]), never below 0.
+pub fn distance_km(a: &Session, b: &Session, places: &Places, cellular_regions: bool) -> Result<f64, DistanceUnknown> {
     let (pa, pb) = (city_place(a, places)?, city_place(b, places)?);
-    let radii = radius_km(pa) + radius_km(pb);
+    let radii = uncertainty_km(pa, a.cellular, cellular_regions) + uncertainty_km(pb, b.cellular, cellular_regions);
     Ok((haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude) - radii).max(0.0))
 }
 
@@ -148,19 +150,15 @@ fn city_place<'p>(s: &Session, places: &'p Places) -> Result<&'p Place, Distance
     Ok(place)
 }
 
-/// The accuracy radius to subtract: 0 when unknown, negative or NaN.
-fn radius_km(p: &Place) -> f64 {
-    p.accuracy_radius_km.filter(|r| *r > 0.0).unwrap_or(0.0)
-}
-
 /// The label of a session's place, when its address is located at all.
 fn place_label(s: &Session, places: &Places) -> Option<String> {
     s.ip.and_then(|ip| places.get(&network::canonical(ip)))
         .map(Place::label)
 }
 
-/// Unless GeoIP places the two sessions (to a city) farther apart than `km`, a cellular
-/// one is a household member out and about: carrier addresses change all the time and
+/// Unless GeoIP places the two sessions (to a city) farther apart than `km` beyond a
+/// carrier address's region ([`uncertainty_km`]), a cellular one is a household member
+/// out and about: carrier addresses change all the time, GeoIP puts them at a hub, and
 /// country-level locations say nothing.
 fn not_proven_far(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
     let city = |s: &Session| {
@@ -168,7 +166,12 @@ fn not_proven_far(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
             .filter(|p| p.city.as_deref().is_some_and(|c| !c.is_empty()))
     };
     match (city(a), city(b)) {
-        (Some(pa), Some(pb)) => haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude) <= km,
+        (Some(pa), Some(pb)) => {
+            let far = haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude)
+                - uncertainty_km(pa, a.cellular, true)
+                - uncertainty_km(pb, b.cellular, true);
+            far <= km
+        }
         _ => true,
     }
 }
@@ -226,7 +229,7 @@ pub fn find(sessions: &[&Session], rules: &OverlapRules, strings: &Strings) -> C
                 }
                 let seconds = e.min(end) - a.started.max(start);
                 if seconds > 0 && seconds >= i64::from(rules.min_overlap) {
-                    let distance = distance_km(a, s, rules.places);
+                    let distance = distance_km(a, s, rules.places, rules.cellular_regions);
                     let nearby = rules.nearby_km.is_some_and(|km| distance.is_ok_and(|d| d < km));
                     pairs.push(Pair {
                         first: i,
@@ -342,6 +345,7 @@ mod tests {
         let h = households(&user(), &sorted, &rules);
         let places = Places::new();
         let r = OverlapRules {
+            cellular_regions: true,
             pause_allowance: 0,
             min_overlap,
             households: &h,
@@ -359,6 +363,7 @@ mod tests {
         let sorted = b.sorted();
         let h = households(&user(), &sorted, &rules);
         let r = OverlapRules {
+            cellular_regions: true,
             pause_allowance: rules.pause_allowance_seconds,
             min_overlap: rules.min_overlap_seconds,
             households: &h,
@@ -441,6 +446,7 @@ mod tests {
         let rules = Rules::for_profile(ScoringProfile::Reference);
         let h = households(&user(), &sorted, &rules);
         let r = OverlapRules {
+            cellular_regions: true,
             pause_allowance: 0,
             min_overlap: 0,
             households: &h,

@@ -99,6 +99,7 @@ impl Rules {
                 devices_at_home_are_one_household: false,
                 travel: TravelRules {
                     same_device_counts: true,
+                    cellular_is_a_region: false,
                     ..TravelRules::default()
                 },
                 scoring,

@@ -279,7 +279,7 @@ mod tests {
             ..Counts::default()
         };
         let terms = reference().terms(&c);
-        assert_eq!(terms.len(), 7);
+        assert_eq!(terms.len(), 8);
         assert_eq!(terms.iter().map(|t| t.points).sum::<f64>(), 10.0 + 25.0 + 6.0);
         assert!(terms.iter().all(|t| !t.name.is_empty() && !t.description.is_empty()));
     }

@@ -36,6 +36,34 @@ pub struct TravelRules {
     /// default: a VPN switching exits looks exactly like this, so they are counted apart
     /// ([`Jumps::same_device`]).
     pub same_device_counts: bool,
+    /// A carrier (`cellular`) address is a region, not a place: its accuracy radius counts
+    /// [`CELLULAR_RADIUS_MARGIN`] times, and [`CELLULAR_ASSUMED_RADIUS_KM`] when the
+    /// database gives none ([`uncertainty_km`]). On by default, off in `reference`.
+    pub cellular_is_a_region: bool,
+}
+
+/// How many times a carrier address's accuracy radius counts. GeoIP places carrier
+/// addresses at a hub, often as far from the phone as the stated radius or a little
+/// farther; at twice the radius a distance is evidence, not the hub's guess. Chosen from
+/// the labelled suite: at 1 the phone whose hub is 1,150 km from home (radius 1,000 km)
+/// teleports and counts as another household; at 2 it does not, and the friend on a phone
+/// on another continent still does.
+pub const CELLULAR_RADIUS_MARGIN: f64 = 2.0;
+
+/// The radius assumed for a carrier address that comes without one: a carrier's region
+/// (a country's worth of towers) rather than a city.
+pub const CELLULAR_ASSUMED_RADIUS_KM: f64 = 500.0;
+
+/// What to subtract from a distance for one side's place: its accuracy radius (0 when
+/// unknown, negative or NaN), or for a carrier address with `regions`,
+/// [`CELLULAR_RADIUS_MARGIN`] times its radius or [`CELLULAR_ASSUMED_RADIUS_KM`].
+pub fn uncertainty_km(p: &Place, cellular: bool, regions: bool) -> f64 {
+    let radius = p.accuracy_radius_km.filter(|r| *r > 0.0);
+    if cellular && regions {
+        CELLULAR_RADIUS_MARGIN * radius.unwrap_or(CELLULAR_ASSUMED_RADIUS_KM)
+    } else {
+        radius.unwrap_or(0.0)
+    }
 }
 
 /// Jumps shorter than this are one metro area (and `--min-distance-km`).
@@ -49,6 +77,7 @@ impl Default for TravelRules {
             min_distance_km: MIN_DISTANCE_KM,
             max_speed_kmh: MAX_SPEED_KMH,
             same_device_counts: false,
+            cellular_is_a_region: true,
         }
     }
 }
@@ -104,12 +133,6 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 /// length.
 fn on_globe(p: &Place) -> bool {
     (-90.0..=90.0).contains(&p.latitude) && (-180.0..=180.0).contains(&p.longitude)
-}
-
-/// The accuracy radius to subtract: 0 when unknown, negative or NaN (a negative one
-/// would lengthen the distance instead of shortening it).
-fn radius_km(p: &Place) -> f64 {
-    p.accuracy_radius_km.filter(|r| *r > 0.0).unwrap_or(0.0)
 }
 
 struct Event<'a> {
@@ -194,7 +217,8 @@ pub fn find_jumps(
                 continue;
             }
         }
-        let radii = radius_km(a.place) + radius_km(b.place);
+        let radii = uncertainty_km(a.place, sa.cellular, rules.cellular_is_a_region)
+            + uncertainty_km(b.place, sb.cellular, rules.cellular_is_a_region);
         let distance_km =
             (haversine_km(a.place.latitude, a.place.longitude, b.place.latitude, b.place.longitude) - radii).max(0.0);
         if distance_km < rules.min_distance_km {
@@ -272,6 +296,24 @@ mod tests {
             "small histories keep every jump"
         );
         found.first
+    }
+
+    #[test]
+    fn a_carrier_address_is_a_region() {
+        let mut p = place("Rome", 41.9, 12.5);
+        p.accuracy_radius_km = Some(1000.0);
+        assert_eq!(uncertainty_km(&p, false, true), 1000.0, "a fixed line: the radius");
+        assert_eq!(uncertainty_km(&p, true, true), 2000.0, "a carrier: twice the radius");
+        assert_eq!(uncertainty_km(&p, true, false), 1000.0, "reference: the radius once");
+        p.accuracy_radius_km = None;
+        assert_eq!(
+            uncertainty_km(&p, true, true),
+            1000.0,
+            "no radius: a 500 km region, twice"
+        );
+        assert_eq!(uncertainty_km(&p, false, true), 0.0);
+        p.accuracy_radius_km = Some(-5.0);
+        assert_eq!(uncertainty_km(&p, false, true), 0.0, "a negative radius is none");
     }
 
     #[test]
