@@ -12,6 +12,19 @@ fn places() -> Places {
     p
 }
 
+/// The jumps of `b`'s sessions under the default rules, every place of [`places`] known.
+fn default_jumps(b: &Builder) -> Jumps {
+    find_jumps(
+        &b.sorted(),
+        &nets(b),
+        None,
+        &places(),
+        &b.strings,
+        0,
+        &TravelRules::default(),
+    )
+}
+
 fn nets(b: &Builder) -> Vec<Option<Network>> {
     b.sorted()
         .iter()
@@ -75,15 +88,7 @@ fn a_heavy_traveller_keeps_an_exact_count_but_only_the_first_jumps_as_evidence()
         b.add(1, "laptop", "81.1.1.1", i * 7200, 600);
         b.add(1, "phone", "82.2.2.2", i * 7200 + 3600, 600);
     }
-    let found = find_jumps(
-        &b.sorted(),
-        &nets(&b),
-        None,
-        &places(),
-        &b.strings,
-        0,
-        &TravelRules::default(),
-    );
+    let found = default_jumps(&b);
     assert_eq!(found.count, 2 * n as usize - 1);
     assert_eq!(found.first.len(), super::super::MAX_JUMPS);
     assert!(
@@ -169,15 +174,7 @@ fn same_device_jumps_are_counted_apart_unless_the_rules_make_them_teleportations
     let mut b = Builder::default();
     b.add(1, "laptop", "81.1.1.1", 0, 600); // New York, ends 600
     b.add(1, "laptop", "82.2.2.2", 700, 600); // London 100 s later
-    let found = find_jumps(
-        &b.sorted(),
-        &nets(&b),
-        None,
-        &places(),
-        &b.strings,
-        0,
-        &TravelRules::default(),
-    );
+    let found = default_jumps(&b);
     assert_eq!(
         (found.count, found.same_device),
         (0, 1),
@@ -214,15 +211,7 @@ fn a_vpn_hopping_device_and_a_teleport_are_counted_and_capped_separately() {
     // teleportation, after the same-device evidence list is full.
     b.add(1, "phone", "82.2.2.2", 2 * n * 3600, 600);
     b.add(1, "laptop", "81.1.1.1", 2 * n * 3600 + 1200, 600);
-    let found = find_jumps(
-        &b.sorted(),
-        &nets(&b),
-        None,
-        &places(),
-        &b.strings,
-        0,
-        &TravelRules::default(),
-    );
+    let found = default_jumps(&b);
     // laptop (London, last of the loop) -> phone (London) is no jump (same network).
     assert_eq!(found.count, 1);
     assert_eq!(found.same_device, 2 * n as usize - 1);
