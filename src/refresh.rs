@@ -180,9 +180,10 @@ impl Refresher {
         } else {
             live_by_user(&client.activity().await?)
         };
-        let places = locator.locate_all(addresses_to_locate(self.window.sessions())).await;
-
         let users = self.window.users_with(&self.users);
+        let wanted = addresses_to_locate(self.window.sessions(), &users, &opts.rules.trusted);
+        let places = locator.locate_all(wanted).await;
+
         let (window, previous) = (&self.window, &self.analysis);
         let analysis = tokio::task::block_in_place(|| {
             let (sessions, strings) = (window.sessions(), window.strings());

@@ -650,3 +650,25 @@ async fn a_geoip_cache_file_makes_the_next_report_ask_nothing() {
     assert_eq!(damaged.json()["users"], cold.json()["users"]);
     assert!(std::fs::read_to_string(&cache).unwrap().contains("81.1.1.1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_networks_are_never_looked_up() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    // Public addresses: 81.1.1.1 and 82.2.2.2 (the sharer), 93.3.3.3, 94.4.4.4.
+    let r = report(
+        &url,
+        &[
+            "--geo",
+            "--format",
+            "json",
+            "--trusted-network",
+            "82.2.0.0/16",
+            "--trusted-network",
+            "solo=93.3.3.0/24",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(fake.count("get_geoip_lookup"), 2, "81.1.1.1 and 94.4.4.4 only");
+    assert_eq!(user(&r.json(), SHARER)["ip_locations"]["82.2.2.2"], "Unknown");
+}
