@@ -2,7 +2,7 @@
 //! a [`Snapshot`]. `serve` runs it on a loop and publishes each result to the server's
 //! [`ServerState`]; `report` runs it once. Detection never runs inside a scrape.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -144,6 +144,7 @@ impl Refresher {
             self.users_read_at = Some(now);
         }
         let only = self.only_users()?;
+        let mut prefetched = HashMap::new();
         let fetch = match self
             .window
             .plan(now, opts.days, secs(opts.overlap), secs(opts.full_reload))
@@ -151,14 +152,30 @@ impl Refresher {
             Fetch::Full { since, until } => {
                 let mut fresh = Window::full(until);
                 let progress = &mut self.scope.progress;
-                let fetch = client
-                    .history_filtered(since, until, only.as_deref(), |rows, f| {
-                        fresh.add(rows, since, until);
-                        if let Some(p) = progress.as_mut() {
-                            p(f);
+                // Addresses go to GeoIP as their pages arrive, so locating overlaps paging.
+                let (early, addresses) = tokio::sync::mpsc::unbounded_channel();
+                let mut early = (!locator.is_empty()).then_some(early);
+                let mut sent = HashSet::new();
+                let (users, trusted) = (&self.users, &opts.rules.trusted);
+                let window = &mut fresh;
+                // `move`: the sender goes with the reader, so the prefetch ends with the read.
+                let read = client.history_filtered(since, until, only.as_deref(), move |rows, f| {
+                    if let Some(tx) = &early {
+                        for ip in worth_locating(&rows, users, trusted) {
+                            if sent.insert(ip) && tx.send(ip).is_err() {
+                                early = None;
+                                break;
+                            }
                         }
-                    })
-                    .await?;
+                    }
+                    window.add(rows, since, until);
+                    if let Some(p) = progress.as_mut() {
+                        p(f);
+                    }
+                });
+                let (fetch, found) = tokio::join!(read, locator.prefetch(addresses));
+                prefetched = found;
+                let fetch = fetch?;
                 fresh.finish(until, opts.days);
                 // The old window goes before the new analysis allocates: one window at a time.
                 drop(std::mem::take(&mut self.window));
@@ -182,7 +199,16 @@ impl Refresher {
         };
         let users = self.window.users_with(&self.users);
         let wanted = addresses_to_locate(self.window.sessions(), &users, &opts.rules.trusted);
-        let places = locator.locate_all(wanted).await;
+        // Addresses located while the history arrived are not asked (or counted) again.
+        let mut places = locator
+            .locate_all(wanted.iter().copied().filter(|ip| !prefetched.contains_key(ip)))
+            .await;
+        places.extend(
+            prefetched
+                .into_iter()
+                .filter(|(ip, _)| wanted.contains(ip))
+                .filter_map(|(ip, place)| Some((ip, (*place?).clone()))),
+        );
 
         let (window, previous) = (&self.window, &self.analysis);
         let analysis = tokio::task::block_in_place(|| {
@@ -259,4 +285,22 @@ pub async fn refresh_and_record(
         )),
     };
     server.record(result, started.elapsed().as_secs_f64());
+}
+
+/// The public, non-relayed, untrusted addresses of `rows`, as [`addresses_to_locate`]
+/// chooses them from sessions (a row's user is looked up in `users` for trust).
+fn worth_locating<'r>(
+    rows: &'r [tautulli::HistoryRow],
+    users: &'r BTreeMap<i64, UserInfo>,
+    trusted: &'r detect::Trusted,
+) -> impl Iterator<Item = std::net::IpAddr> + 'r {
+    rows.iter().filter(|r| r.relayed.unwrap_or(0) != 1).filter_map(|r| {
+        let ip = r.ip_address.as_deref().and_then(tautulli::model::parse_ip)?;
+        let ip = detect::network::canonical(ip);
+        let trust = match r.user_id.and_then(|id| users.get(&id)) {
+            Some(user) => trusted.contains(user, ip),
+            None => trusted.global.iter().any(|n| n.contains(&ip)),
+        };
+        (!detect::network::is_private(ip) && !trust).then_some(ip)
+    })
 }

@@ -331,6 +331,35 @@ impl Locator {
         &self.stats
     }
 
+    /// Lookups a batch runs at once (`--geoip.concurrency`).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Locate every address that arrives on `addresses` until it closes, a bounded number
+    /// at a time: started while history is still being read, so the lookups of a full
+    /// load overlap its paging. Returns what each address asked turned out to be.
+    pub async fn prefetch(
+        &self,
+        mut addresses: tokio::sync::mpsc::UnboundedReceiver<IpAddr>,
+    ) -> HashMap<IpAddr, Option<Arc<Place>>> {
+        let mut found = HashMap::new();
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        let mut open = true;
+        while open || !in_flight.is_empty() {
+            tokio::select! {
+                next = addresses.recv(), if open && in_flight.len() < self.concurrency => match next {
+                    Some(ip) => in_flight.push(async move { (ip, self.locate(ip).await) }),
+                    None => open = false,
+                },
+                Some((ip, place)) = in_flight.next(), if !in_flight.is_empty() => {
+                    found.insert(ip, place);
+                }
+            }
+        }
+        found
+    }
+
     /// Addresses currently cached.
     pub fn cache_entries(&self) -> u64 {
         self.cache.entry_count()

@@ -672,3 +672,19 @@ async fn trusted_networks_are_never_looked_up() {
     assert_eq!(fake.count("get_geoip_lookup"), 2, "81.1.1.1 and 94.4.4.4 only");
     assert_eq!(user(&r.json(), SHARER)["ip_locations"]["82.2.2.2"], "Unknown");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn geoip_lookups_start_while_history_is_still_arriving() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    // One request at a time, one row a page: dozens of sequential history requests.
+    let r = report(&url, &["--geo", "--tautulli-concurrency", "1", "--tautulli-page-size", "1"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cmds: Vec<String> = fake.requests().into_iter().map(|q| q.cmd).collect();
+    let first_lookup = cmds.iter().position(|c| c == "get_geoip_lookup").expect("a lookup");
+    let last_page = cmds.iter().rposition(|c| c == "get_history").expect("history");
+    assert!(
+        first_lookup < last_page,
+        "the first lookup ({first_lookup}) waited for the last history page ({last_page})"
+    );
+    assert_eq!(fake.count("get_geoip_lookup"), 4, "each public address once");
+}
