@@ -1,8 +1,9 @@
 //! Configuration reload, as Prometheus exporters do it: SIGHUP and `POST /-/reload`
 //! read `--config.file` (servers and `geoip_overrides`, or the Tautulli flags' key
-//! file) and `--web.config.file` again. Both files are checked before either is put in force, so a file with a
-//! problem changes nothing: the old configuration stays, the problem is one log line,
-//! and `plex_sharing_config_last_reload_successful` is 0 until a reload succeeds.
+//! file) and `--web.config.file` again. Both files are checked before either is put in
+//! force, so a file with a problem changes nothing: the old configuration stays, the
+//! problem is one log line, and `plex_sharing_config_last_reload_successful` is 0 until
+//! a reload succeeds.
 
 use std::fmt;
 use std::path::PathBuf;

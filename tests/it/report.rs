@@ -677,7 +677,11 @@ async fn trusted_networks_are_never_looked_up() {
 async fn geoip_lookups_start_while_history_is_still_arriving() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
     // One request at a time, one row a page: dozens of sequential history requests.
-    let r = report(&url, &["--geo", "--tautulli-concurrency", "1", "--tautulli-page-size", "1"]).await;
+    let r = report(
+        &url,
+        &["--geo", "--tautulli-concurrency", "1", "--tautulli-page-size", "1"],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let cmds: Vec<String> = fake.requests().into_iter().map(|q| q.cmd).collect();
     let first_lookup = cmds.iter().position(|c| c == "get_geoip_lookup").expect("a lookup");
