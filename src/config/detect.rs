@@ -38,7 +38,7 @@ pub struct DetectArgs {
     /// Most concurrent session pairs that score [evidence 16, reference 50].
     #[arg(long = "weight.concurrent-session-cap")]
     pub weight_concurrent_session_cap: Option<usize>,
-    /// Points per overlapping session pair located in the same area, up to the concurrent-session cap [0].
+    /// Points per overlapping session pair located in the same area, up to the concurrent-session cap [evidence 0, reference 0].
     #[arg(long = "weight.nearby-concurrent-session")]
     pub weight_nearby_concurrent_session: Option<f64>,
     /// Points per heavy device beyond the first [evidence 0, reference 15].
