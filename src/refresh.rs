@@ -287,20 +287,16 @@ pub async fn refresh_and_record(
     server.record(result, started.elapsed().as_secs_f64());
 }
 
-/// The public, non-relayed, untrusted addresses of `rows`, as [`addresses_to_locate`]
-/// chooses them from sessions (a row's user is looked up in `users` for trust).
+/// The addresses of `rows` worth locating, as [`addresses_to_locate`] chooses them from
+/// sessions (a row's user is looked up in `users` for trust).
 fn worth_locating<'r>(
     rows: &'r [tautulli::HistoryRow],
     users: &'r BTreeMap<i64, UserInfo>,
     trusted: &'r detect::Trusted,
 ) -> impl Iterator<Item = std::net::IpAddr> + 'r {
-    rows.iter().filter(|r| r.relayed.unwrap_or(0) != 1).filter_map(|r| {
+    rows.iter().filter_map(|r| {
         let ip = r.ip_address.as_deref().and_then(tautulli::model::parse_ip)?;
-        let ip = detect::network::canonical(ip);
-        let trust = match r.user_id.and_then(|id| users.get(&id)) {
-            Some(user) => trusted.contains(user, ip),
-            None => trusted.global.iter().any(|n| n.contains(&ip)),
-        };
-        (!detect::network::is_private(ip) && !trust).then_some(ip)
+        let user = r.user_id.and_then(|id| users.get(&id));
+        detect::locate::worth_locating(ip, r.relayed.unwrap_or(0) != 0, user, trusted)
     })
 }

@@ -6,10 +6,8 @@ use std::net::IpAddr;
 
 use super::{network, Places, Session, Trusted, UserFinding, UserInfo};
 
-/// Public, non-relayed, untrusted addresses worth locating (each in its canonical form):
-/// private, overlay and special-purpose addresses can never be evidence, a relayed
-/// session's address is Plex's relay, and a trusted network (for everybody, or for the
-/// session's user in `users`) is never evidence either, so none of them costs a lookup.
+/// Public, non-relayed, untrusted addresses worth locating (each in its canonical form),
+/// as [`worth_locating`] chooses them.
 pub fn addresses_to_locate(
     sessions: &[Session],
     users: &BTreeMap<i64, UserInfo>,
@@ -17,15 +15,17 @@ pub fn addresses_to_locate(
 ) -> HashSet<IpAddr> {
     sessions
         .iter()
-        .filter(|s| !s.relayed)
-        .filter_map(|s| s.ip.map(|ip| (s.user_id, ip)))
-        .filter(|(_, ip)| !network::is_private(*ip))
-        .filter(|(user_id, ip)| match users.get(user_id) {
-            Some(user) => !trusted.contains(user, *ip),
-            None => !trusted.global.iter().any(|n| n.contains(&network::canonical(*ip))),
-        })
-        .map(|(_, ip)| network::canonical(ip))
+        .filter_map(|s| worth_locating(s.ip?, s.relayed, users.get(&s.user_id), trusted))
         .collect()
+}
+
+/// `ip` in its canonical form when it is worth asking GeoIP about: private, overlay and
+/// special-purpose addresses can never be evidence, a relayed session's address is Plex's
+/// relay, and a trusted network (for everybody, or for `user`) is never evidence either,
+/// so none of them costs a lookup.
+pub fn worth_locating(ip: IpAddr, relayed: bool, user: Option<&UserInfo>, trusted: &Trusted) -> Option<IpAddr> {
+    let ip = network::canonical(ip);
+    (!relayed && !network::is_private(ip) && !trusted.covers(user, ip)).then_some(ip)
 }
 
 /// Labels for every address of `findings`, as the reference script showed them with

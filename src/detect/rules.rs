@@ -22,12 +22,18 @@ pub struct Trusted {
 impl Trusted {
     /// True when `ip` is trusted for `user`.
     pub fn contains(&self, user: &UserInfo, ip: IpAddr) -> bool {
+        self.covers(Some(user), ip)
+    }
+
+    /// True when `ip` is trusted for `user`, or for everybody when the user is unknown.
+    pub fn covers(&self, user: Option<&UserInfo>, ip: IpAddr) -> bool {
         let ip = network::canonical(ip);
         self.global.iter().any(|n| n.contains(&ip))
-            || self
-                .per_user
-                .iter()
-                .any(|(who, n)| user.matches(who) && n.contains(&ip))
+            || user.is_some_and(|user| {
+                self.per_user
+                    .iter()
+                    .any(|(who, n)| user.matches(who) && n.contains(&ip))
+            })
     }
 }
 
