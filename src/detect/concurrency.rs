@@ -143,8 +143,7 @@ fn city_place<'p>(s: &Session, places: &'p Places) -> Result<&'p Place, Distance
         return Err(DistanceUnknown::PrivateAddress);
     }
     let place = places.get(&network::canonical(ip)).ok_or(DistanceUnknown::NotLocated)?;
-    let on_globe = (-90.0..=90.0).contains(&place.latitude) && (-180.0..=180.0).contains(&place.longitude);
-    if place.city.as_deref().is_none_or(str::is_empty) || !on_globe {
+    if !place.is_city_level() {
         return Err(DistanceUnknown::CountryLevel);
     }
     Ok(place)
@@ -161,19 +160,7 @@ fn place_label(s: &Session, places: &Places) -> Option<String> {
 /// out and about: carrier addresses change all the time, GeoIP puts them at a hub, and
 /// country-level locations say nothing.
 fn not_proven_far(a: &Session, b: &Session, places: &Places, km: f64) -> bool {
-    let city = |s: &Session| {
-        s.ip.and_then(|ip| places.get(&ip))
-            .filter(|p| p.city.as_deref().is_some_and(|c| !c.is_empty()))
-    };
-    match (city(a), city(b)) {
-        (Some(pa), Some(pb)) => {
-            let far = haversine_km(pa.latitude, pa.longitude, pb.latitude, pb.longitude)
-                - uncertainty_km(pa, a.cellular, true)
-                - uncertainty_km(pb, b.cellular, true);
-            far <= km
-        }
-        _ => true,
-    }
+    distance_km(a, b, places, true).map_or(true, |d| d <= km)
 }
 
 /// One overlapping pair found by the sweep: indices into the sessions.

@@ -157,6 +157,15 @@ pub struct Place {
 }
 
 impl Place {
+    /// Located to a city on the globe: distances can be measured from it. A
+    /// country-level result is the country's centre and says nothing about distance, and
+    /// coordinates off the globe are a broken answer (GeoIP rejects them; one that still
+    /// got here is treated the same rather than make a distance of any length).
+    pub fn is_city_level(&self) -> bool {
+        let on_globe = (-90.0..=90.0).contains(&self.latitude) && (-180.0..=180.0).contains(&self.longitude);
+        on_globe && self.city.as_deref().is_some_and(|c| !c.is_empty())
+    }
+
     /// "City, Region, Country", skipping what is unknown; "Unknown" when nothing is.
     pub fn label(&self) -> String {
         let parts: Vec<&str> = [&self.city, &self.region, &self.country]

@@ -128,13 +128,6 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     R * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
 }
 
-/// The coordinates are a place on Earth. GeoIP rejects other answers; a place that
-/// still got here is skipped like a country-level one rather than make a jump of any
-/// length.
-fn on_globe(p: &Place) -> bool {
-    (-90.0..=90.0).contains(&p.latitude) && (-180.0..=180.0).contains(&p.longitude)
-}
-
 struct Event<'a> {
     time: i64,
     index: usize,
@@ -179,7 +172,7 @@ pub fn find_jumps(
         let Some(place) = places.get(&network::canonical(ip)) else {
             continue;
         };
-        if place.city.as_deref().is_none_or(str::is_empty) || !on_globe(place) {
+        if !place.is_city_level() {
             continue;
         }
         events.push(Event {
