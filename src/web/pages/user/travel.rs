@@ -6,7 +6,7 @@ use maud::{html, Markup, PreEscaped};
 use super::Page;
 use crate::detect::{Jump, JumpEnd};
 use crate::format::fmt_utc;
-use crate::web::pages::{num, table, Col};
+use crate::web::pages::{num, table, Col, Settings};
 use crate::web::svg;
 
 #[rustfmt::skip]
@@ -24,16 +24,11 @@ const SAME_DEVICE: [Col; 6] = [
 /// Consecutive sessions too far apart for the time between them, on a map and in a table.
 pub(super) fn teleportations(page: &Page) -> Markup {
     let Page { s, snap, f, .. } = page;
-    let end = |e: &JumpEnd| html! { span class="nw" { (fmt_utc(e.time)) } br; (e.place.label()) div class="muted" { (s.ips.ip(e.ip)) } };
     let teleports: Vec<Jump> = f.jumps.iter().filter(|j| !j.same_device).cloned().collect();
     let rows = html! {
         @for j in &teleports {
             tr {
-                td { (end(&j.from)) }
-                td { (end(&j.to)) }
-                td class="num" { (format!("{:.0} km", j.distance_km)) }
-                td class="num" { (format!("{:.1} h", j.hours)) }
-                td class="num" { (format!("{:.0} km/h", j.speed_kmh)) }
+                (jump_cells(s, j))
                 td class="nw" { (j.from.platform) " → " (j.to.platform) }
             }
         }
@@ -67,20 +62,10 @@ pub(super) fn same_device(page: &Page) -> Markup {
     if f.same_device_jumps == 0 {
         return html! {};
     }
-    let end = |e: &JumpEnd| {
-        html! {
-            span class="nw" { (fmt_utc(e.time)) } br; (e.place.label())
-            div class="muted" { (s.ips.ip(e.ip)) }
-        }
-    };
     let rows = html! {
         @for j in f.jumps.iter().filter(|j| j.same_device) {
             tr {
-                td { (end(&j.from)) }
-                td { (end(&j.to)) }
-                td class="num" { (format!("{:.0} km", j.distance_km)) }
-                td class="num" { (format!("{:.1} h", j.hours)) }
-                td class="num" { (format!("{:.0} km/h", j.speed_kmh)) }
+                (jump_cells(s, j))
                 td class="nw" { (j.from.platform) div class="muted" { (j.from.machine_id) } }
             }
         }
@@ -102,5 +87,18 @@ pub(super) fn same_device(page: &Page) -> Markup {
             @if shown < f.same_device_jumps { " The first " (shown) " are listed." }
         }
         (table(Some("same-device-jumps"), &SAME_DEVICE, rows, None))
+    }
+}
+
+/// The cells both jump tables share: each end (time, place, address), then distance,
+/// time between and speed.
+fn jump_cells(s: &Settings, j: &Jump) -> Markup {
+    let end = |e: &JumpEnd| html! { span class="nw" { (fmt_utc(e.time)) } br; (e.place.label()) div class="muted" { (s.ips.ip(e.ip)) } };
+    html! {
+        td { (end(&j.from)) }
+        td { (end(&j.to)) }
+        td class="num" { (format!("{:.0} km", j.distance_km)) }
+        td class="num" { (format!("{:.1} h", j.hours)) }
+        td class="num" { (format!("{:.0} km/h", j.speed_kmh)) }
     }
 }
