@@ -295,7 +295,7 @@ fn geo_providers(geoip_db: Option<&std::path::Path>, tautulli: Option<&Client>) 
 
 /// `serve`: watch the configured Tautulli servers and serve metrics and reports.
 pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
-    let servers = args.servers()?;
+    let (servers, overrides) = args.server_source().load()?;
     let rules = args.detect.resolve()?;
     let opts = args.refresh.resolve(args.detect.days, rules)?;
     let web = args.web.resolve()?;
@@ -314,7 +314,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
             concurrency: config::geoip_concurrency(args.geo.concurrency)?,
         },
     );
-    locator.set_overrides(args.server_source().overrides()?);
+    locator.set_overrides(overrides);
     if args.config_check {
         println!(
             "configuration OK: {} server(s): {}",

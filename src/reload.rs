@@ -70,7 +70,7 @@ impl Reloader {
 
     fn load(&self) -> Result<(), ReloadError> {
         let servers = match &self.servers {
-            Some(source) => Some((source.load()?, source.overrides()?)),
+            Some(source) => Some(source.load()?),
             None => None,
         };
         let web = match &self.web_file {

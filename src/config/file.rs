@@ -55,9 +55,12 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// Read and validate the servers of a configuration file; `base` gives the defaults
-/// (timeouts, retries) of the command line.
-pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<Vec<Server>, ConfigError> {
+/// Read and validate a configuration file's servers (`base` gives the defaults of the
+/// command line: timeouts, retries); its `geoip_overrides` come back as written.
+pub fn load_config_file(
+    path: &std::path::Path,
+    base: &TautulliArgs,
+) -> Result<(Vec<Server>, Vec<String>), ConfigError> {
     let flag = "--config.file";
     let text = std::fs::read_to_string(path).map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
     let file: ConfigFile = serde_yaml_ng::from_str(&text).map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
@@ -104,7 +107,7 @@ pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<V
             client,
         });
     }
-    Ok(out)
+    Ok((out, file.geoip_overrides))
 }
 
 /// Where `serve`'s servers come from: `--config.file`, or the Tautulli flags. Read at
@@ -123,27 +126,10 @@ pub fn parse_overrides<S: AsRef<str>>(flag: &str, texts: &[S]) -> Result<Overrid
 }
 
 impl ServerSource {
-    /// The places to pin: the flags' first, then the configuration file's (read again, so
-    /// a reload picks up a change).
-    pub fn overrides(&self) -> Result<Overrides, ConfigError> {
-        let mut texts = self.geoip_override.clone();
-        parse_overrides("--geoip-override", &texts)?;
-        if let Some(path) = &self.config_file {
-            let flag = "--config.file";
-            let text =
-                std::fs::read_to_string(path).map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
-            let file: ConfigFile =
-                serde_yaml_ng::from_str(&text).map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
-            parse_overrides(flag, &file.geoip_overrides)
-                .map_err(|e| bad(flag, format!("{}: geoip_overrides: {}", path.display(), e.problem)))?;
-            texts.extend(file.geoip_overrides);
-        }
-        parse_overrides("--geoip-override", &texts)
-    }
-
-    /// The servers to watch: from the configuration file, or the single one of the flags.
-    pub fn load(&self) -> Result<Vec<Server>, ConfigError> {
-        match &self.config_file {
+    /// The servers to watch (from the configuration file, or the single one of the flags)
+    /// and the places to pin (the flags' and the file's), the file read once.
+    pub fn load(&self) -> Result<(Vec<Server>, Overrides), ConfigError> {
+        let (servers, file_overrides) = match &self.config_file {
             Some(path) => {
                 if self.tautulli.tautulli_url.is_some() {
                     return Err(bad(
@@ -151,19 +137,30 @@ impl ServerSource {
                         "give either --config.file or --tautulli-url, not both",
                     ));
                 }
-                load_config_file(path, &self.tautulli)
+                load_config_file(path, &self.tautulli)?
             }
             None => {
                 if !valid_name(&self.server_name) {
                     return Err(bad("--server-name", "must be letters, digits, '.', '_' or '-'"));
                 }
                 let client = self.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
-                Ok(vec![Server {
+                let server = Server {
                     name: self.server_name.clone(),
                     client,
-                }])
+                };
+                (vec![server], Vec::new())
             }
-        }
+        };
+        let flags = parse_overrides("--geoip-override", &self.geoip_override)?;
+        let from_file = match &self.config_file {
+            Some(path) => Overrides::parse(&file_overrides)
+                .map_err(|e| bad("--config.file", format!("{}: geoip_overrides: {e}", path.display())))?,
+            None => Overrides::default(),
+        };
+        let overrides = flags
+            .merged(from_file)
+            .map_err(|e| bad("--geoip-override", e.to_string()))?;
+        Ok((servers, overrides))
     }
 }
 
@@ -176,10 +173,5 @@ impl ServeArgs {
             server_name: self.server_name.clone(),
             geoip_override: self.geo.geoip_override.clone(),
         }
-    }
-
-    /// The servers to watch: from the configuration file, or the single one of the flags.
-    pub fn servers(&self) -> Result<Vec<Server>, ConfigError> {
-        self.server_source().load()
     }
 }

@@ -109,6 +109,17 @@ impl Overrides {
         Ok(Overrides(all))
     }
 
+    /// These overrides and `more` in one set, most specific network first.
+    pub fn merged(self, more: Overrides) -> Result<Overrides, OverrideError> {
+        let mut all = self.0;
+        all.extend(more.0);
+        if all.len() > MAX_OVERRIDES {
+            return Err(OverrideError::TooMany);
+        }
+        all.sort_by_key(|o| std::cmp::Reverse(o.net.prefix_len()));
+        Ok(Overrides(all))
+    }
+
     /// Where `ip` is pinned, if it is.
     pub fn find(&self, ip: IpAddr) -> Option<&Arc<Place>> {
         self.0.iter().find(|o| o.net.contains(&ip)).map(|o| &o.place)
@@ -148,6 +159,11 @@ mod tests {
         assert_eq!((berlin.latitude, berlin.longitude), (52.52, 13.40));
         assert_eq!(o.find(ip("2a02:8100:1::7")).unwrap().label(), "2a02:8100::/32 (pinned)");
         assert!(o.find(ip("81.3.0.1")).is_none());
+        // Merged sets keep the most specific network first, whichever set it came from.
+        let wide = Overrides::parse(&["81.2.0.0/16=52.52,13.40,Berlin"]).unwrap();
+        let narrow = Overrides::parse(&["81.2.3.4=48.14,11.58,Munich"]).unwrap();
+        let both = wide.merged(narrow).unwrap();
+        assert_eq!(both.find(ip("81.2.3.4")).unwrap().label(), "Munich");
     }
 
     #[test]
@@ -161,5 +177,7 @@ mod tests {
         assert!(err("81.2.0.0/16=NaN,13.4").contains("latitude"));
         let many = vec!["1.2.3.4=1,1"; MAX_OVERRIDES + 1];
         assert_eq!(Overrides::parse(&many), Err(OverrideError::TooMany));
+        let half = Overrides::parse(&vec!["1.2.3.4=1,1"; MAX_OVERRIDES / 2 + 1]).unwrap();
+        assert_eq!(half.clone().merged(half), Err(OverrideError::TooMany));
     }
 }
