@@ -17,7 +17,9 @@
 //! - [`score`]: the suspicion score and its explanation.
 //! - [`locate`]: which addresses to ask GeoIP about, and their labels.
 //! - [`ranking`]: the order of findings, most suspicious first.
+//! - [`accounts`]: one account's sessions on several servers, analysed together.
 
+pub mod accounts;
 pub mod concurrency;
 pub mod devices;
 pub mod household;
@@ -36,6 +38,7 @@ pub mod session;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use accounts::{AccountFinding, ServerWindow};
 pub use analyze::{analyze_all, analyze_user, for_each_user};
 pub use concurrency::{DistanceUnknown, Overlap};
 pub use devices::{DeviceUsage, IpUsage};
