@@ -297,7 +297,10 @@ fn geo_providers(geoip_db: Option<&std::path::Path>, tautulli: Option<&Client>) 
 pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
     let (servers, overrides) = args.server_source().load()?;
     let rules = args.detect.resolve()?;
-    let opts = args.refresh.resolve(args.detect.days, rules)?;
+    let mut opts = args.refresh.resolve(args.detect.days, rules)?;
+    // Several servers (or a file that may list several after a reload): keep each
+    // snapshot's sessions for the account view.
+    opts.keep_sessions = servers.len() > 1 || args.config_file.is_some();
     let web = args.web.resolve()?;
     let states: Vec<_> = servers
         .into_iter()

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::accounts::{self, Accounts};
 use crate::geo::Locator;
 use crate::refresh::{self, RefreshOptions};
 use crate::snapshot::ServerState;
@@ -37,6 +38,8 @@ pub struct Fleet {
     generation: AtomicU64,
     locator: Locator,
     opts: Arc<RefreshOptions>,
+    /// The account view and the [`Fleet::stamp`] it was assembled at.
+    accounts: Mutex<Option<(u64, Arc<Accounts>)>>,
 }
 
 impl Fleet {
@@ -48,6 +51,7 @@ impl Fleet {
             generation: AtomicU64::new(0),
             locator,
             opts,
+            accounts: Mutex::new(None),
         };
         fleet.set(servers.clone());
         fleet.install(servers, &[]);
@@ -77,6 +81,35 @@ impl Fleet {
     pub fn stamp(&self) -> u64 {
         let versions: u64 = self.servers().iter().map(|s| s.version()).fold(0, u64::wrapping_add);
         (self.generation.load(Ordering::Acquire) << 40).wrapping_add(versions)
+    }
+
+    /// The accounts seen on two or more servers, assembled again only when the fleet
+    /// changed since the last call ([`Fleet::stamp`]), so scrapes and pages share one
+    /// assembly per refresh. A server whose last refresh failed lends its last good
+    /// sessions, marked stale.
+    pub fn accounts(&self) -> Arc<Accounts> {
+        let stamp = self.stamp();
+        let Ok(mut cached) = self.accounts.lock() else {
+            return Arc::new(self.assemble_accounts());
+        };
+        match &*cached {
+            Some((at, a)) if *at == stamp => a.clone(),
+            _ => {
+                let a = Arc::new(self.assemble_accounts());
+                *cached = Some((stamp, a.clone()));
+                a
+            }
+        }
+    }
+
+    fn assemble_accounts(&self) -> Accounts {
+        let servers = self.servers();
+        let taken: Vec<_> = servers
+            .iter()
+            .filter_map(|s| Some((s.name.as_str(), s.snapshot()?, !s.health().up)))
+            .collect();
+        let parts: Vec<accounts::Part> = taken.iter().map(|(n, snap, stale)| (*n, &**snap, *stale)).collect();
+        accounts::assemble(&parts, &self.opts.rules)
     }
 
     /// Watch `wanted` (name and client settings) from now on. A server whose settings

@@ -20,6 +20,8 @@
 //! - [`memory`]: returning freed heap memory to the OS after big loads.
 //! - [`snapshot`]: what a refresh produces and everyone reads: snapshots, health,
 //!   the per-server state.
+//! - [`accounts`]: the account view across servers: every snapshot's kept sessions
+//!   joined by user id, for the accounts seen on two or more servers.
 //! - [`refresh`]: one refresh of one server (fetch, window, locate, analyse) and its
 //!   loop; `report` runs it once, `serve` on a timer.
 //! - [`fleet`]: the watched servers and their refresh loops, one shared handle.
@@ -34,6 +36,7 @@
 #![deny(missing_docs)]
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod detect;

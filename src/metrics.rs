@@ -123,6 +123,20 @@ const USER_GAUGES: [UserGauge; 14] = [
     ("plex_sharing_user_live_networks", "Distinct networks among the live streams; 2 or more means different places right now.", |_, l| l.networks as f64),
 ];
 
+const ACROSS: &str = "Spans every server the account (Tautulli user_id, the plex.tv account) streams from; only accounts with sessions on two or more servers.";
+
+/// Per-account gauges: (name, help, value).
+type AccountGauge = (&'static str, &'static str, fn(&crate::detect::AccountFinding) -> f64);
+
+#[rustfmt::skip]
+const ACCOUNT_GAUGES: [AccountGauge; 5] = [
+    ("plex_sharing_account_score", "Sharing suspicion score of the account's sessions on all its servers together.", |a| a.finding.score),
+    ("plex_sharing_account_flagged", "1 when the account's score across servers is at least --min-score.", |a| f64::from(u8::from(a.finding.flagged))),
+    ("plex_sharing_account_concurrent_device_pairs", "Distinct device pairs streaming at the same time from different networks, on any of the account's servers.", |a| a.finding.concurrent_device_pairs as f64),
+    ("plex_sharing_account_teleportations", "Impossible-travel jumps between the account's located sessions on any of its servers (needs GeoIP).", |a| a.finding.teleportations as f64),
+    ("plex_sharing_account_servers", "Servers with sessions of the account in the window.", |a| a.servers.len() as f64),
+];
+
 impl Collector for Exporter {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let servers = self.fleet.servers();
@@ -155,6 +169,18 @@ impl Collector for Exporter {
             for (server, id, user, f, live) in &users {
                 let labels = [("server", *server), ("user_id", id.as_str()), ("user", *user)];
                 ConstGauge::new(value(f, live)).encode(m.encode_family(&labels)?)?;
+            }
+        }
+
+        // Accounts on two or more servers, joined by user id (the plex.tv account).
+        let accounts = self.fleet.accounts();
+        for (name, help, value) in ACCOUNT_GAUGES {
+            let help = format!("{help} {ACROSS} {NOTE}");
+            let mut m = enc.encode_descriptor(name, &help, None, MetricType::Gauge)?;
+            for a in &accounts.accounts {
+                let id = a.finding.user_id.to_string();
+                let labels = [("user_id", id.as_str()), ("user", a.finding.user.as_str())];
+                ConstGauge::new(value(a)).encode(m.encode_family(&labels)?)?;
             }
         }
 

@@ -12,7 +12,7 @@ use crate::detect::locate::{addresses_to_locate, location_labels};
 use crate::detect::ranking::sort_findings;
 use crate::detect::{self, Rules, UserInfo};
 use crate::geo::Locator;
-use crate::snapshot::{live_by_user, ReadStats, ServerState, Snapshot};
+use crate::snapshot::{live_by_user, ReadStats, ServerState, Sessions, Snapshot};
 use crate::tautulli::{self, Client};
 use crate::window::{Fetch, Window};
 
@@ -33,6 +33,10 @@ pub struct RefreshOptions {
     pub timeout: Duration,
     /// Detection rules.
     pub rules: Rules,
+    /// Keep each snapshot's sessions for the account view across servers (several
+    /// servers read). The snapshot shares the window with the refresher, so the next
+    /// refresh copies it before changing it: up to two windows in memory for a moment.
+    pub keep_sessions: bool,
 }
 
 /// Why a refresh failed.
@@ -83,7 +87,8 @@ impl std::fmt::Debug for Scope {
 /// The per-server loop state that survives between refreshes.
 #[derive(Debug, Default)]
 pub struct Refresher {
-    window: Window,
+    /// Shared with the last snapshot when it keeps its sessions.
+    window: Arc<Window>,
     /// The last analysis, so unchanged users are not analysed again.
     analysis: detect::incremental::Analysis,
     users: BTreeMap<i64, UserInfo>,
@@ -180,12 +185,12 @@ impl Refresher {
                 // The old window goes before the new analysis allocates: one window at a time.
                 drop(std::mem::take(&mut self.window));
                 crate::memory::release_free_memory();
-                self.window = fresh;
+                self.window = Arc::new(fresh);
                 fetch
             }
             tail @ Fetch::Tail { since, .. } => {
                 let (rows, fetch) = client.history_since(since).await?;
-                self.window.apply(tail, rows, opts.days);
+                Arc::make_mut(&mut self.window).apply(tail, rows, opts.days);
                 fetch
             }
         };
@@ -229,6 +234,13 @@ impl Refresher {
         } else {
             location_labels(&findings, &places)
         };
+        let sessions = opts.keep_sessions.then(|| {
+            Arc::new(Sessions {
+                window: self.window.clone(),
+                places,
+                users,
+            })
+        });
         Ok(Snapshot {
             server: server.to_string(),
             findings,
@@ -240,6 +252,7 @@ impl Refresher {
             read,
             received: fetch.rows,
             count_mismatches: fetch.count_mismatches,
+            sessions,
         })
     }
 }

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use jiff::Timestamp;
 
-use crate::detect::{Network, UserFinding};
+use crate::detect::{Network, Places, UserFinding, UserInfo};
 use crate::tautulli::{self, Client, LiveStream};
+use crate::window::Window;
 
 /// What one user is streaming right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +50,21 @@ pub struct Snapshot {
     /// This refresh's queries whose row count disagreed with `recordsFiltered`, each
     /// with the date and both counts.
     pub count_mismatches: Vec<String>,
+    /// The sessions analysed, kept for the account view when several servers are read
+    /// (the refresh options' `keep_sessions`); `None` otherwise.
+    pub sessions: Option<Arc<Sessions>>,
+}
+
+/// What a refresh analysed, as the account view reads it again: the window is shared
+/// with the refresher (not copied), until the next refresh changes it.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    /// The window's sessions and strings.
+    pub window: Arc<Window>,
+    /// Where their addresses are.
+    pub places: Places,
+    /// Every user of the window, named as this server names them.
+    pub users: BTreeMap<i64, UserInfo>,
 }
 
 /// What one refresh's read of the history saw besides sessions: rows dropped or

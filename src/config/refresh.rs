@@ -92,6 +92,7 @@ impl RefreshArgs {
             users_refresh: self.users_refresh,
             timeout: self.timeout,
             rules,
+            keep_sessions: false,
         })
     }
 }

@@ -14,6 +14,10 @@ pub enum Page {
     Users,
     /// `/api/v1/users`.
     UsersJson,
+    /// `/accounts`.
+    Accounts,
+    /// `/api/v1/accounts`.
+    AccountsJson,
 }
 
 /// A page and its server filter.

@@ -1,5 +1,6 @@
 //! The HTTP face of `serve` and `demo`: the landing page, the drill-down reports
-//! (`/users`, `/users/{server}/{user_id}`) and their JSON under `/api/v1/`, `/metrics`,
+//! (`/users`, `/users/{server}/{user_id}`, the account view across servers at
+//! `/accounts` and `/accounts/{user_id}`) and their JSON under `/api/v1/`, `/metrics`,
 //! and health and readiness. Everything is served under the path of
 //! `--web.external-url`, so links work behind a reverse proxy.
 //!
@@ -115,6 +116,10 @@ pub fn router(web: Arc<Web>, prefix: &str) -> Router {
         .route(&at("/users/{server}/{user_id}"), get(user_page))
         .route(&at("/api/v1/users"), get(api_users))
         .route(&at("/api/v1/users/{server}/{user_id}"), get(api_user))
+        .route(&at("/accounts"), get(accounts_page))
+        .route(&at("/accounts/{user_id}"), get(account_page))
+        .route(&at("/api/v1/accounts"), get(api_accounts))
+        .route(&at("/api/v1/accounts/{user_id}"), get(api_account))
         .route(&at("/runbook"), get(runbook::page))
         .route(&at("/-/reload"), post(reload).put(reload));
     if !prefix.is_empty() {
@@ -279,7 +284,13 @@ async fn user_page(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(S
         );
     };
     match snap.finding(id) {
-        Some(f) => html(StatusCode::OK, pages::user(&web.pages, &server, &snap, f)),
+        Some(f) => {
+            let on = web.fleet.accounts().find(id).map(|a| a.servers.len());
+            html(
+                StatusCode::OK,
+                pages::user_on_servers(&web.pages, &server, &snap, f, on),
+            )
+        }
         None => missing(
             "No such user",
             format!("User {id} has no history on {server} in the window."),
@@ -318,17 +329,8 @@ fn users_json(web: &Web, filter: Option<&str>) -> String {
                     .iter()
                     .map(|f| {
                         let live = snap.live.get(&f.user_id).cloned().unwrap_or_default();
-                        json!({
-                            "user_id": f.user_id, "user": f.user, "score": f.score, "flagged": f.flagged,
-                            "devices": f.devices, "heavy_devices": f.heavy_devices,
-                            "concurrent_sessions": f.concurrent_sessions,
-                            "concurrent_device_pairs": f.concurrent_device_pairs,
-                            "teleportations": f.teleportations, "same_device_jumps": f.same_device_jumps,
-                            "plays": f.plays,
-                            "watch_time_seconds": f.watch_time_seconds, "networks": f.networks,
-                            "live_streams": live.streams, "live_networks": live.networks,
-                            "report_url": format!("{}/users/{}/{}", web.external_url, s.name, f.user_id),
-                        })
+                        let url = format!("{}/users/{}/{}", web.external_url, s.name, f.user_id);
+                        user_entry(f, &live, url)
                     })
                     .collect()
             })
@@ -342,6 +344,141 @@ fn users_json(web: &Web, filter: Option<&str>) -> String {
         }));
     }
     json!({ "servers": servers }).to_string()
+}
+
+/// One user's entry in `/api/v1/users`, and (with `servers`) in `/api/v1/accounts`.
+fn user_entry(f: &crate::detect::UserFinding, live: &crate::snapshot::Live, report_url: String) -> serde_json::Value {
+    json!({
+        "user_id": f.user_id, "user": f.user, "score": f.score, "flagged": f.flagged,
+        "devices": f.devices, "heavy_devices": f.heavy_devices,
+        "concurrent_sessions": f.concurrent_sessions,
+        "concurrent_device_pairs": f.concurrent_device_pairs,
+        "teleportations": f.teleportations, "same_device_jumps": f.same_device_jumps,
+        "plays": f.plays,
+        "watch_time_seconds": f.watch_time_seconds, "networks": f.networks,
+        "live_streams": live.streams, "live_networks": live.networks,
+        "report_url": report_url,
+    })
+}
+
+async fn accounts_page(State(web): State<Arc<Web>>) -> Response {
+    let (stamp, w) = (web.fleet.stamp(), web.clone());
+    let body = web
+        .cache
+        .get(cache::Page::Accounts, None, stamp, move || {
+            pages::accounts(&w.pages, &w.fleet.accounts())
+        })
+        .await;
+    html(StatusCode::OK, body)
+}
+
+async fn account_page(State(web): State<Arc<Web>>, Path(user_id): Path<String>) -> Response {
+    let missing = |text: String| {
+        html(
+            StatusCode::NOT_FOUND,
+            pages::message(&web.pages, "No such account", &text),
+        )
+    };
+    let Ok(id) = user_id.parse::<i64>() else {
+        return missing(format!("{user_id:?} is not a user id."));
+    };
+    let all = web.fleet.accounts();
+    match all.find(id) {
+        Some(a) => html(StatusCode::OK, pages::account(&web.pages, &all, a)),
+        None => missing(format!(
+            "User {id} has no sessions on two or more servers in the window."
+        )),
+    }
+}
+
+async fn api_accounts(State(web): State<Arc<Web>>) -> Response {
+    let (stamp, w) = (web.fleet.stamp(), web.clone());
+    let body = web
+        .cache
+        .get(cache::Page::AccountsJson, None, stamp, move || accounts_json(&w))
+        .await;
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `/api/v1/accounts`: each account on two or more servers as a `/api/v1/users` entry
+/// (no live streams: those are per server), plus its servers and the stale ones.
+fn accounts_json(web: &Web) -> String {
+    let all = web.fleet.accounts();
+    let accounts: Vec<serde_json::Value> = all
+        .accounts
+        .iter()
+        .map(|a| {
+            let url = format!("{}/accounts/{}", web.external_url, a.finding.user_id);
+            let mut v = user_entry(&a.finding, &crate::snapshot::Live::default(), url);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("servers".into(), json!(a.servers));
+                o.insert("stale_servers".into(), json!(a.stale_servers));
+            }
+            v
+        })
+        .collect();
+    json!({ "accounts": accounts }).to_string()
+}
+
+async fn api_account(State(web): State<Arc<Web>>, Path(user_id): Path<i64>) -> Response {
+    let all = web.fleet.accounts();
+    let Some(a) = all.find(user_id) else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            format!("user {user_id} has no sessions on two or more servers in the window"),
+        );
+    };
+    let f = &a.finding;
+    let locations: std::collections::BTreeMap<String, String> = f
+        .ip_usage
+        .iter()
+        .filter_map(|u| all.view.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
+        .collect();
+    // The evidence's row ids number the account's sessions: where each came from.
+    let mut rows: Vec<i64> = f
+        .overlaps
+        .iter()
+        .flat_map(|o| [o.first_row_id, o.second_row_id])
+        .collect();
+    rows.extend(f.timeline.iter().map(|e| e.row_id));
+    rows.extend(f.jumps.iter().flat_map(|j| [j.from.row_id, j.to.row_id]));
+    rows.sort_unstable();
+    rows.dedup();
+    let origins: serde_json::Map<String, serde_json::Value> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let (server, row_id) = a.origin(r)?;
+            Some((r.to_string(), json!({"server": server, "row_id": row_id})))
+        })
+        .collect();
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("servers".into(), json!(a.servers));
+        o.insert("stale_servers".into(), json!(a.stale_servers));
+        o.insert("row_origins".into(), json!(origins));
+        o.insert("ip_locations".into(), json!(locations));
+        o.insert(
+            "window".into(),
+            json!({"start": all.view.window.0, "end": all.view.window.1}),
+        );
+        o.insert(
+            "sessions".into(),
+            json!(f
+                .spans
+                .iter()
+                .zip(&a.origins)
+                .map(|(span, origin)| {
+                    let mut s = serde_json::to_value(span).unwrap_or_default();
+                    if let (Some(o), Some(server)) = (s.as_object_mut(), a.servers.get(usize::from(origin.server))) {
+                        o.insert("server".into(), json!(server));
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()),
+        );
+    }
+    web.pages.ips.json(&mut v);
+    Json(v).into_response()
 }
 
 async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(String, i64)>) -> Response {

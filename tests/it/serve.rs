@@ -52,6 +52,7 @@ pub fn options(interval: Duration) -> RefreshOptions {
         users_refresh: Duration::from_secs(3600),
         timeout: Duration::from_secs(600),
         rules: Rules::default(),
+        keep_sessions: true,
     }
 }
 

@@ -18,6 +18,7 @@ pub fn landing(s: &Settings, servers: &[ServerView]) -> String {
         p class="sub" { "Finds Plex account sharing in Tautulli's history: streams from different networks at the same time, and travel faster than a plane." }
         ul {
             li { a href={ (p) "/users" } { "Users" } ": every user in the window, most suspicious first, each with a full report (" a href={ (p) "/api/v1/users" } { "JSON" } ")" }
+            li { a href={ (p) "/accounts" } { "Accounts" } ": accounts that stream from two or more servers, their sessions on all of them analysed together (" a href={ (p) "/api/v1/accounts" } { "JSON" } ")" }
             li { a href={ (p) (s.telemetry_path) } { "Metrics" } " for Prometheus" }
             li { a href={ (p) "/runbook" } { "Runbook" } ": what each alert means and what to do" }
             li { a href={ (p) "/-/healthy" } { "Health" } " · " a href={ (p) "/-/ready" } { "Readiness" } }

@@ -15,21 +15,25 @@
 //!
 //! This file holds the layout and what pages share; each page has its own file:
 //! [`landing`](landing::landing), [`users`](users::users), [`user`](user::user) (one
-//! function per section) and [`message`](message::message).
+//! function per section), [`accounts`](accounts::accounts) and
+//! [`account`](accounts::account) (the account view across servers) and
+//! [`message`](message::message).
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::mask::IpView;
 use crate::snapshot::{Health, Snapshot};
 
+mod accounts;
 mod landing;
 mod message;
 mod user;
 mod users;
 
+pub use accounts::{account, accounts};
 pub use landing::landing;
 pub use message::message;
-pub use user::user;
+pub use user::{user, user_on_servers};
 pub use users::users;
 
 /// What every page needs besides the data.
@@ -119,6 +123,7 @@ fn document(s: &Settings, title: &str, body: Markup) -> String {
                     nav {
                         a class="brand" href={ (p) "/" } { "Plex Sharing Exporter" }
                         a href={ (p) "/users" } { "Users" }
+                        a href={ (p) "/accounts" } { "Accounts" }
                         a href={ (p) (s.telemetry_path) } { "Metrics" }
                     }
                 }

@@ -26,6 +26,8 @@ struct Page<'a> {
     server: &'a str,
     snap: &'a Snapshot,
     f: &'a UserFinding,
+    /// Servers the user's account is seen on, when two or more (the account page exists).
+    account_servers: Option<usize>,
 }
 
 impl Page<'_> {
@@ -43,9 +45,28 @@ impl Page<'_> {
 /// `/users/{server}/{user_id}`: the reference script's three reports for one user, the
 /// teleportation events, the score explained term by term, and the pictures.
 pub fn user(s: &Settings, server: &str, snap: &Snapshot, f: &UserFinding) -> String {
-    let page = Page { s, server, snap, f };
+    user_on_servers(s, server, snap, f, None)
+}
+
+/// [`user`], linking to the account page when the user's account is seen on
+/// `account_servers` (two or more) servers.
+pub fn user_on_servers(
+    s: &Settings,
+    server: &str,
+    snap: &Snapshot,
+    f: &UserFinding,
+    account_servers: Option<usize>,
+) -> String {
+    let page = Page {
+        s,
+        server,
+        snap,
+        f,
+        account_servers,
+    };
     let body = html! {
         (head(&page))
+        (account_link(&page))
         (summary::cards(&page))
         (summary::score(&page))
         (picture::timeline(&page))
@@ -60,7 +81,7 @@ pub fn user(s: &Settings, server: &str, snap: &Snapshot, f: &UserFinding) -> Str
 
 /// Breadcrumbs, the name with its badge, and who, where and when.
 fn head(page: &Page) -> Markup {
-    let Page { s, server, snap, f } = page;
+    let Page { s, server, snap, f, .. } = page;
     let p = &s.prefix;
     html! {
         p class="crumbs" { a href={ (p) "/users" } { "Users" } " › " a href={ (p) "/users?server=" (server) } { (server) } }
@@ -73,6 +94,38 @@ fn head(page: &Page) -> Markup {
             "user id " (f.user_id) " · server " (server) " · window " (fmt_utc(snap.window.0)) " – " (fmt_utc(snap.window.1)) " · "
             a href={ (p) "/api/v1/users/" (server) "/" (f.user_id) } { "JSON" }
         }
+    }
+}
+
+/// The way to the account view, for a user whose account streams from several servers.
+fn account_link(page: &Page) -> Markup {
+    html! {
+        @if let Some(n) = page.account_servers {
+            p { span class="badge warn" { "on " (n) " servers" } " This account streams from " (n) " servers: "
+                a href={ (page.s.prefix) "/accounts/" (page.f.user_id) } { "its sessions on every server together" } "." }
+        }
+    }
+}
+
+/// The report's sections after its head, for a finding of the account view (`server`
+/// is `accounts`): the same evidence, read from every server at once.
+pub fn account_sections(s: &Settings, snap: &Snapshot, f: &UserFinding) -> Markup {
+    let page = Page {
+        s,
+        server: "accounts",
+        snap,
+        f,
+        account_servers: None,
+    };
+    html! {
+        (summary::cards(&page))
+        (summary::score(&page))
+        (picture::timeline(&page))
+        (reports::devices(&page))
+        (travel::teleportations(&page))
+        (travel::same_device(&page))
+        (reports::concurrent(&page))
+        (reports::ips(&page))
     }
 }
 
