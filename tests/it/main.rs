@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against a simulated Tautulli served over HTTP.
 
+mod accounts;
 mod browser;
 mod cli;
 mod config_errors;
