@@ -36,6 +36,12 @@ CONTRACT_METRICS=(
   plex_sharing_user_networks
   plex_sharing_user_live_streams
   plex_sharing_user_live_networks
+  # Per account on two or more servers; labels user_id, user.
+  plex_sharing_account_score
+  plex_sharing_account_flagged
+  plex_sharing_account_concurrent_device_pairs
+  plex_sharing_account_teleportations
+  plex_sharing_account_servers
   # The exporter itself.
   plex_sharing_up
   plex_sharing_refresh_duration_seconds

@@ -40,6 +40,8 @@ import knobs  # noqa: E402
 _ALERTS = knobs.load()["alerts"]
 SCORE_WARNING = _ALERTS["high_score_warning"]["threshold"]
 SCORE_CRITICAL = _ALERTS["high_score_critical"]["threshold"]
+# Score at which PlexSharingAccountAcrossServers starts counting.
+ACCOUNT_SCORE = _ALERTS["account_across_servers"]["threshold"]
 # Live networks at which PlexSharingConcurrentNetworks starts counting.
 LIVE_NETWORKS = _ALERTS["concurrent_networks"]["threshold"]
 # Same-device jumps at which PlexSharingVpnLikely starts counting.
@@ -118,6 +120,7 @@ def thresholds(*steps):
 SCORE_THRESHOLDS = thresholds("green", (SCORE_WARNING, "orange"), (SCORE_CRITICAL, "red"))
 ANY_IS_BAD = thresholds("green", (1, "red"))
 ANY_IS_NOTABLE = thresholds("green", (1, "orange"))
+ACCOUNT_THRESHOLDS = thresholds("green", (ACCOUNT_SCORE, "orange"))
 NEUTRAL = thresholds("blue")
 
 
@@ -413,6 +416,85 @@ def user_table(title, description, columns, sort_by, filter_expr=None):
     }
 
 
+ACCOUNT_REPORT_FROM_TABLE = (
+    "${__data.fields.external_url:raw}/accounts/${__data.fields.user_id:percentencode}"
+)
+
+
+def account_table(title, description, columns):
+    """A table with one row per account on two or more servers (series without a
+    server label), each linking to its account report. columns: (metric,
+    header, unit, th)."""
+    targets, rename = [], {}
+    overrides = [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "custom.hidden", "value": True}],
+        }
+        for name in ("job", "instance", "external_url")
+    ]
+    report = [link("Account report: ${__data.fields.user}", ACCOUNT_REPORT_FROM_TABLE, blank=True)]
+    overrides.append({
+        "matcher": {"id": "byName", "options": "user"},
+        "properties": [{"id": "displayName", "value": "Account"}, {"id": "links", "value": report}],
+    })
+    overrides.append({
+        "matcher": {"id": "byName", "options": "user_id"},
+        "properties": [{"id": "displayName", "value": "User id"}],
+    })
+    for i, (metric, header, unit, th) in enumerate(columns):
+        ref = chr(ord("A") + i)
+        expr = f"{metric}{{{SEL_INSTANCE}}}"
+        expr = (
+            f"(\n  ({expr})\n  * on (job, instance) group_left (external_url)\n"
+            f"  plex_sharing_web_info{{{SEL_INSTANCE}}}\n)\n"
+            f"or on (job, instance, user_id)\n  ({expr})"
+        )
+        targets.append(target(expr, ref=ref, instant=True, table=True))
+        rename[f"Value #{ref}"] = header
+        props = [{"id": "unit", "value": unit}]
+        if th is not None:
+            props += [
+                {"id": "thresholds", "value": th},
+                {"id": "custom.cellOptions", "value": {"type": "color-background", "mode": "basic"}},
+            ]
+        overrides.append({"matcher": {"id": "byName", "options": header}, "properties": props})
+    return {
+        "type": "table",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": targets,
+        "transformations": [
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True, "__name__": True},
+                    "indexByName": {},
+                    "renameByName": rename,
+                },
+            },
+        ],
+        "fieldConfig": {
+            "defaults": {
+                "custom": {"align": "auto", "cellOptions": {"type": "auto"}, "filterable": True},
+                "decimals": 0,
+                "thresholds": NEUTRAL,
+                "color": {"mode": "thresholds"},
+                "mappings": [],
+            },
+            "overrides": overrides,
+        },
+        "options": {
+            "showHeader": True,
+            "cellHeight": "sm",
+            "footer": {"show": False, "reducer": ["sum"], "countRows": False, "fields": ""},
+            "sortBy": [{"displayName": "Score", "desc": True}],
+        },
+    }
+
+
 def overview():
     g = Grid()
     panels = []
@@ -528,6 +610,34 @@ def overview():
         sort_by="Live networks",
         filter_expr=f"plex_sharing_user_live_networks{{{SEL}}} >= 2",
     ), 12, 8))
+
+    panels.append(g.row("Accounts across servers"))
+    panels.append(g.place(stat(
+        "Accounts on 2+ servers",
+        f"count(plex_sharing_account_servers{{{SEL_INSTANCE}}}) or vector(0)",
+        "Accounts (plex.tv user ids) with sessions on two or more of the exporter's "
+        "servers in the window. Their sessions on all servers are analysed together.",
+    ), 4, 8))
+    panels.append(g.place(stat(
+        "Flagged accounts",
+        f"sum(plex_sharing_account_flagged{{{SEL_INSTANCE}}}) or vector(0)",
+        "Accounts whose score over every server together is at or above the "
+        "exporter's --min-score.",
+        th=ANY_IS_NOTABLE,
+    ), 4, 8))
+    panels.append(g.place(account_table(
+        "Accounts across servers by score",
+        "Each account on two or more servers, its sessions on all of them analysed "
+        "together (the server filter does not apply). Click an account for its report, "
+        f"which names the server of each session. Orange from {ACCOUNT_SCORE}: "
+        "PlexSharingAccountAcrossServers.",
+        [
+            ("plex_sharing_account_score", "Score", "none", ACCOUNT_THRESHOLDS),
+            ("plex_sharing_account_servers", "Servers", "none", None),
+            ("plex_sharing_account_concurrent_device_pairs", "Device pairs", "none", ANY_IS_NOTABLE),
+            ("plex_sharing_account_teleportations", "Teleports", "none", ANY_IS_NOTABLE),
+        ],
+    ), 16, 8))
 
     panels.append(g.row("Sharing signals over time"))
     panels.append(g.place(timeseries(

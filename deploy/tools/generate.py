@@ -41,6 +41,7 @@ RUNBOOK_END = "<!-- END alert table -->"
 EXPRESSIONS = {
     "high_score_warning": ("plex_sharing_user_score >= {threshold}", None),
     "high_score_critical": ("plex_sharing_user_score >= {threshold}", None),
+    "account_across_servers": ("plex_sharing_account_score >= {threshold}", None),
     "teleportation": ("plex_sharing_user_teleportations > {threshold}", None),
     "vpn_likely": ("plex_sharing_user_same_device_jumps >= {threshold}", None),
     "concurrent_networks": ("plex_sharing_user_live_networks >= {threshold}", None),

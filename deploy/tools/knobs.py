@@ -20,6 +20,7 @@ SEVERITIES = ("info", "warning", "critical")
 ALERT_KNOBS = {
     "high_score_warning": ("PlexSharingHighScore", "number"),
     "high_score_critical": ("PlexSharingHighScore", "number"),
+    "account_across_servers": ("PlexSharingAccountAcrossServers", "number"),
     "teleportation": ("PlexSharingTeleportation", "number"),
     "vpn_likely": ("PlexSharingVpnLikely", "number"),
     "concurrent_networks": ("PlexSharingConcurrentNetworks", "number"),
