@@ -340,7 +340,8 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
 /// The API key of the demo's simulated Tautulli.
 pub const DEMO_API_KEY: &str = "demo0000000000000000000000000000";
 
-/// `demo`: the exporter against a simulated Tautulli with a month of planted behaviour.
+/// `demo`: the exporter against two simulated Tautulli servers with a month of planted
+/// behaviour; the second shares two accounts with the first (the account view).
 pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
     use std::sync::Arc;
     let rules = args.detect.resolve()?;
@@ -349,21 +350,31 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
         interval: args.refresh_interval,
         ..config::RefreshArgs::default()
     };
-    let opts = refresh.resolve(args.detect.days, rules)?;
+    let mut opts = refresh.resolve(args.detect.days, rules)?;
+    opts.keep_sessions = true;
     let now = Timestamp::now().as_second();
     let scenario = crate::simulator::scenario::demo(now, args.seed);
     let users = scenario.dataset.users.len();
-    let rows = scenario.dataset.history.len();
-    let fake = crate::simulator::FakeTautulli::new(scenario.dataset, DEMO_API_KEY, jiff::tz::TimeZone::UTC);
-    let fake_addr = fake
-        .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "")
-        .await
-        .map_err(AppError::Output)?;
-    let url = tautulli::TautulliUrl::parse(&format!("http://{fake_addr}")).map_err(|p| ConfigError {
-        flag: "demo".into(),
-        problem: p.to_string(),
-    })?;
-    let client = Client::new(tautulli::ClientOptions::new(url, tautulli::ApiKey::new(DEMO_API_KEY)))?;
+    let rows = scenario.dataset.history.len() + scenario.second.history.len();
+    let mut states = Vec::new();
+    let mut urls = Vec::new();
+    for (name, dataset) in [
+        ("demo", scenario.dataset),
+        (crate::simulator::scenario::SECOND_SERVER, scenario.second),
+    ] {
+        let fake = crate::simulator::FakeTautulli::new(dataset, DEMO_API_KEY, jiff::tz::TimeZone::UTC);
+        let fake_addr = fake
+            .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "")
+            .await
+            .map_err(AppError::Output)?;
+        let url = tautulli::TautulliUrl::parse(&format!("http://{fake_addr}")).map_err(|p| ConfigError {
+            flag: "demo".into(),
+            problem: p.to_string(),
+        })?;
+        let client = Client::new(tautulli::ClientOptions::new(url, tautulli::ApiKey::new(DEMO_API_KEY)))?;
+        states.push(Arc::new(crate::snapshot::ServerState::new(name, client)));
+        urls.push(format!("http://{fake_addr}"));
+    }
     let locator = Locator::new(
         vec![Provider::Table(Arc::new(scenario.places))],
         CacheOptions::default(),
@@ -371,15 +382,14 @@ pub async fn run_demo(args: config::DemoArgs) -> Result<(), AppError> {
     let listener = bind(&web).await?;
     let addr = listener.local_addr().map_err(AppError::Output)?;
     tracing::info!(
-        simulated_tautulli = %format!("http://{fake_addr}"),
+        simulated_tautulli = %urls.join(", "),
         users,
         history_rows = rows,
-        "demo: simulated Tautulli started"
+        "demo: simulated Tautulli servers started"
     );
     eprintln!(
         "plex-sharing-exporter demo: open {}/ (metrics at {}{}, listening on {addr}); Ctrl-C to stop",
         web.external_url, web.external_url, web.telemetry_path
     );
-    let states = vec![Arc::new(crate::snapshot::ServerState::new("demo", client))];
     serve_on(listener, states, locator, opts, web, shutdown_signal()).await
 }

@@ -23,6 +23,11 @@ pub struct Planted {
     pub honest: Vec<i64>,
     /// Users streaming from two networks right now.
     pub live_multi_network: Vec<i64>,
+    /// Accounts used by two households at once, one on each server: honest on either
+    /// server alone (so also in `honest`), sharing across servers.
+    pub across_servers: Vec<i64>,
+    /// Accounts on both servers from one home (also in `honest`).
+    pub honest_across_servers: Vec<i64>,
 }
 
 /// The generated world.
@@ -34,7 +39,13 @@ pub struct Scenario {
     pub places: HashMap<IpAddr, Place>,
     /// The planted truth.
     pub planted: Planted,
+    /// A second server of the same owner ([`SECOND_SERVER`]), shared with some of the same
+    /// accounts: what the account view across servers joins.
+    pub second: Dataset,
 }
+
+/// The name of the demo's second simulated server.
+pub const SECOND_SERVER: &str = "demo-4k";
 
 const CITIES: [(&str, &str, &str, &str, f64, f64); 12] = [
     ("New York", "New York", "United States", "US", 40.7128, -74.0060),
@@ -338,10 +349,49 @@ pub fn demo(now: i64, seed: u64) -> Scenario {
     let ip_c = b.public_ip(1);
     b.live(3001, "TV", "Roku", &ip_c);
 
+    // The owner's second server (4K films), shared with two of the same accounts.
+    let mut k4 = Builder {
+        rng: Rng::new(seed ^ 0x4b4b),
+        now,
+        data: Dataset::default(),
+        places: HashMap::new(),
+        row: 0,
+        next_ip: 50_000,
+        names: HashMap::new(),
+    };
+    // One login, two households: Lena's TV in Berlin on this server while someone in Tokyo
+    // watches the 4K server, the same evenings. Either server alone sees one household.
+    for k in [&mut b, &mut k4] {
+        k.user(4001, "lena.b", "Lena B.");
+        k.user(4002, "omar.h", "Omar H.");
+    }
+    planted.honest.extend([4001, 4002]);
+    planted.across_servers.push(4001);
+    planted.honest_across_servers.push(4002);
+    let (berlin, tokyo) = (b.public_ip(7), k4.public_ip(9));
+    for day in (2..days).step_by(2) {
+        let t = b.evening(day, 0);
+        b.play(4001, "TV", "Roku", &berlin, t, 3600, 0);
+        k4.play(4001, "iPad", "iOS", &tokyo, t + 900, 3600, 0);
+    }
+    // One home, both servers: Omar's TV on this server, his Shield on the 4K one.
+    let home = b.public_ip(8);
+    k4.locate(&home, 8);
+    for day in 1..days {
+        let t = b.evening(day, 0);
+        b.play(4002, "TV", "Roku", &home, t, 2400, 0);
+        if day % 3 == 0 {
+            k4.play(4002, "Shield", "Android", &home, t + 600, 5400, 0);
+        }
+    }
+    let mut places = b.places;
+    places.extend(k4.places);
+
     Scenario {
         dataset: b.data,
-        places: b.places,
+        places,
         planted,
+        second: k4.data,
     }
 }
 
@@ -362,5 +412,62 @@ mod tests {
             .iter()
             .all(|r| r["stopped"].as_i64().unwrap() < 1_800_000_000));
         assert_eq!(a.dataset.activity.len(), 3);
+        assert_eq!(a.second.history, b.second.history);
+    }
+
+    /// The account planted across servers is flagged by the account view, at the
+    /// PlexSharingAccountAcrossServers threshold (50), and by neither server alone; the
+    /// account on both servers from one home is not flagged at all.
+    #[test]
+    fn the_second_server_plants_one_account_shared_across_servers() {
+        use crate::detect::{accounts::accounts, analyze_all, Rules, ServerWindow};
+        use crate::tautulli::{DecodeStats, HistoryRow};
+        let now = 1_800_000_000;
+        let world = demo(now, 1);
+        let rules = Rules::default();
+        let windows: Vec<(crate::detect::Strings, Vec<crate::detect::Session>)> = [&world.dataset, &world.second]
+            .iter()
+            .map(|d| {
+                let mut strings = crate::detect::Strings::default();
+                let mut stats = DecodeStats::default();
+                let sessions = d
+                    .history
+                    .iter()
+                    .filter_map(|r| serde_json::from_value::<HistoryRow>(r.clone()).ok())
+                    .filter_map(|r| r.into_session(&mut strings, now, &mut stats).ok())
+                    .collect();
+                (strings, sessions)
+            })
+            .collect();
+        let users = std::collections::BTreeMap::new();
+        for (strings, sessions) in &windows {
+            for f in analyze_all(sessions, &users, strings, &world.places, &rules) {
+                if [4001, 4002].contains(&f.user_id) {
+                    assert!(!f.flagged, "{} alone: {:?}", f.user_id, f.score_terms);
+                }
+            }
+        }
+        let parts: Vec<ServerWindow> = windows
+            .iter()
+            .zip(["demo", SECOND_SERVER])
+            .map(|((strings, sessions), server)| ServerWindow {
+                server,
+                sessions,
+                strings,
+                places: &world.places,
+                users: &users,
+                refreshed_at: now,
+                stale: false,
+            })
+            .collect();
+        let found = accounts(&parts, &rules);
+        let ids: Vec<i64> = found.iter().map(|a| a.finding.user_id).collect();
+        assert_eq!(ids, vec![4001, 4002]);
+        assert!(
+            found[0].finding.flagged && found[0].finding.score >= 50.0,
+            "{:?}",
+            found[0].finding.score_terms
+        );
+        assert!(!found[1].finding.flagged, "{:?}", found[1].finding.score_terms);
     }
 }

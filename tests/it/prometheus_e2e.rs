@@ -12,7 +12,9 @@
 //! 2. every PromQL expression of every dashboard (panel targets and template variables)
 //!    and every recording rule parses and returns data;
 //! 3. the sharing alerts fire for exactly the planted users, never for an honest one, and
-//!    no exporter-health alert fires;
+//!    no exporter-health alert fires; the demo's second server shares two accounts with
+//!    the first, and PlexSharingAccountAcrossServers fires for the one used by two
+//!    households (one per server) only;
 //! 4. Alertmanager delivers them to the webhook with `report_url` =
 //!    `<exporter --web.external-url>/users/demo/<user_id>`, and each alert's
 //!    `runbook_url` (`<external URL>/runbook#<alert>`) names a section of `/runbook`.
@@ -49,6 +51,8 @@ const SHARING_ALERTS: [&str; 4] = [
     "PlexSharingConcurrentNetworks",
     "PlexSharingVpnLikely",
 ];
+/// The alert on accounts seen on several servers (labels user_id and user, no server).
+const ACCOUNT_ALERT: &str = "PlexSharingAccountAcrossServers";
 const HEALTH_ALERTS: [&str; 4] = [
     "PlexSharingExporterDown",
     "PlexSharingRefreshStale",
@@ -576,6 +580,11 @@ struct Truth {
     /// Streaming from two networks right now.
     live_multi: BTreeSet<i64>,
     honest: BTreeSet<i64>,
+    /// Accounts shared across the two servers (honest on each alone):
+    /// PlexSharingAccountAcrossServers must fire for exactly these.
+    across_servers: BTreeSet<i64>,
+    /// Accounts on both servers from one home.
+    honest_across_servers: BTreeSet<i64>,
     /// Display names (the `user` label).
     names: BTreeMap<i64, String>,
 }
@@ -590,6 +599,8 @@ impl Truth {
             teleporters: set(&p.teleporters),
             live_multi: set(&p.live_multi_network),
             honest: set(&p.honest),
+            across_servers: set(&p.across_servers),
+            honest_across_servers: set(&p.honest_across_servers),
             names: world
                 .dataset
                 .users
@@ -602,6 +613,7 @@ impl Truth {
             "the demo plants sharers and a teleporter"
         );
         assert!(!truth.honest.is_empty() && !truth.live_multi.is_empty());
+        assert!(!truth.across_servers.is_empty() && !truth.honest_across_servers.is_empty());
         truth
     }
 
@@ -792,9 +804,11 @@ async fn check_alerts(stack: &mut Stack, truth: &Truth) -> Vec<Alert> {
                 let high = firing_users(&a, "PlexSharingHighScore");
                 let tele = firing_users(&a, "PlexSharingTeleportation");
                 let live = firing_users(&a, "PlexSharingConcurrentNetworks");
+                let across = firing_users(&a, ACCOUNT_ALERT);
                 if truth.suspects.is_subset(&high)
                     && truth.teleporters.is_subset(&tele)
                     && truth.live_multi.is_subset(&live)
+                    && truth.across_servers.is_subset(&across)
                 {
                     break a;
                 }
@@ -825,7 +839,31 @@ async fn check_alerts(stack: &mut Stack, truth: &Truth) -> Vec<Alert> {
         BTreeSet::new(),
         "PlexSharingVpnLikely: no demo user has one device hopping far-apart places:\n  {all}"
     );
-    for a in &alerts {
+    assert_eq!(
+        firing_users(&alerts, ACCOUNT_ALERT),
+        truth.across_servers,
+        "{ACCOUNT_ALERT} must fire for exactly the account shared across servers:\n  {all}"
+    );
+    for a in alerts.iter().filter(|a| a.name == ACCOUNT_ALERT) {
+        let id = a
+            .user_id
+            .unwrap_or_else(|| panic!("account alert without user_id: {a:?}"));
+        assert_eq!(a.labels.get("user"), Some(&truth.names[&id]), "{a:?}");
+        assert!(!a.labels.contains_key("server"), "an account spans servers: {a:?}");
+        let ann = &a.annotations;
+        assert!(
+            !ann["description"].replace(truth.names[&id].as_str(), "").contains('?'),
+            "an evidence lookup in the description found nothing: {a:?}"
+        );
+        assert_eq!(
+            ann["report_url"],
+            format!("{}/accounts/{id}", stack.external_url),
+            "{a:?}"
+        );
+        let page = format!("{}/accounts/{id}", stack.exporter_url);
+        assert_eq!(get_status(&stack.http, &page).await, Ok(200), "{page}");
+    }
+    for a in alerts.iter().filter(|a| a.name != ACCOUNT_ALERT) {
         assert!(
             !HEALTH_ALERTS.contains(&a.name.as_str()),
             "exporter-health alert {} is {}:\n  {all}",
@@ -912,6 +950,21 @@ async fn check_alerts(stack: &mut Stack, truth: &Truth) -> Vec<Alert> {
     assert!(
         honest_alerts.is_empty(),
         "sharing alerts for honest users: {honest_alerts:?}"
+    );
+    let honest_accounts = truth
+        .honest_across_servers
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join("|");
+    let honest_account_alerts = stack
+        .query(&format!(
+            "count_over_time(ALERTS{{alertname=\"{ACCOUNT_ALERT}\",user_id=~\"{honest_accounts}\"}}[10m])"
+        ))
+        .await;
+    assert!(
+        honest_account_alerts.is_empty(),
+        "{ACCOUNT_ALERT} for an honest account on both servers: {honest_account_alerts:?}"
     );
     let health = HEALTH_ALERTS.join("|");
     let health_fired = stack
@@ -1040,6 +1093,7 @@ async fn check_deliveries(stack: &mut Stack, truth: &Truth) -> Vec<Delivered> {
     let wanted: Vec<(&str, i64)> = (truth.suspects.iter().map(|&id| ("PlexSharingHighScore", id)))
         .chain(truth.teleporters.iter().map(|&id| ("PlexSharingTeleportation", id)))
         .chain(truth.live_multi.iter().map(|&id| ("PlexSharingConcurrentNetworks", id)))
+        .chain(truth.across_servers.iter().map(|&id| (ACCOUNT_ALERT, id)))
         .collect();
     let wait = Wait::new(
         &stack.procs,
@@ -1074,12 +1128,17 @@ async fn check_deliveries(stack: &mut Stack, truth: &Truth) -> Vec<Delivered> {
     for d in &got {
         let name = d.labels.get("alertname").map(String::as_str).unwrap_or_default();
         assert!(
-            SHARING_ALERTS.contains(&name),
+            SHARING_ALERTS.contains(&name) || name == ACCOUNT_ALERT,
             "Alertmanager delivered {name}, which should not fire: {d:?}"
         );
         let id: i64 = d.labels["user_id"].parse().unwrap();
-        assert!(!truth.honest.contains(&id), "delivered for honest user {id}: {d:?}");
-        let report_url = format!("{}/users/{SERVER}/{id}", stack.external_url);
+        let report_url = if name == ACCOUNT_ALERT {
+            assert!(truth.across_servers.contains(&id), "delivered for account {id}: {d:?}");
+            format!("{}/accounts/{id}", stack.external_url)
+        } else {
+            assert!(!truth.honest.contains(&id), "delivered for honest user {id}: {d:?}");
+            format!("{}/users/{SERVER}/{id}", stack.external_url)
+        };
         assert_eq!(d.annotations.get("report_url"), Some(&report_url), "{d:?}");
         assert_eq!(
             d.common_report_url.as_ref(),
