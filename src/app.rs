@@ -80,6 +80,9 @@ impl Progress {
 /// `report`: one refresh, as `serve` runs it (narrowed to `--user`, without live
 /// streams, with a progress line), then the terminal or JSON report of its snapshot.
 pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), AppError> {
+    if args.config_file.is_some() {
+        return run_report_servers(args, out).await;
+    }
     let opts = args.tautulli.resolve(std::env::var("TAUTULLI_HOST").ok())?;
     let rules: Rules = args.detect.resolve()?;
     let tz = config::time_zone(&args.timezone)?;
@@ -141,23 +144,130 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
             serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
-        Format::Text => {
-            let flagged: Vec<&UserFinding> = findings.iter().map(|f| &**f).filter(|f| f.flagged).collect();
-            if flagged.is_empty() {
-                writeln!(out, "{}", text::NOBODY_FLAGGED)?;
-            } else {
-                text::device_report(out, &flagged, &ctx, rules.travel.max_speed_kmh)?;
-                if args.timeline {
-                    text::timeline_report(out, &flagged, &ctx)?;
-                }
-            }
-            if args.top_ips {
-                let all: Vec<&UserFinding> = findings.iter().map(|f| &**f).collect();
-                text::ip_report(out, &all, &ctx)?;
-            }
-        }
+        Format::Text => text_report(out, findings, &ctx, &args, &rules)?,
     }
     tracing::debug!(requests = client.stats().total(), "done");
+    Ok(())
+}
+
+/// The terminal report of one server's findings: the flagged users' devices, and the
+/// timeline and address usage when asked for.
+fn text_report(
+    out: &mut dyn Write,
+    findings: &[std::sync::Arc<UserFinding>],
+    ctx: &Context,
+    args: &ReportArgs,
+    rules: &Rules,
+) -> Result<(), AppError> {
+    let flagged: Vec<&UserFinding> = findings.iter().map(|f| &**f).filter(|f| f.flagged).collect();
+    if flagged.is_empty() {
+        writeln!(out, "{}", text::NOBODY_FLAGGED)?;
+    } else {
+        text::device_report(out, &flagged, ctx, rules.travel.max_speed_kmh)?;
+        if args.timeline {
+            text::timeline_report(out, &flagged, ctx)?;
+        }
+    }
+    if args.top_ips {
+        let all: Vec<&UserFinding> = findings.iter().map(|f| &**f).collect();
+        text::ip_report(out, &all, ctx)?;
+    }
+    Ok(())
+}
+
+/// `report --config.file`: one refresh of each server, each reported as `report` reports
+/// one, then the accounts seen on two or more servers, their sessions analysed
+/// together. `--user` narrows every server that knows the user (and fails only when
+/// none does); a server that cannot be read fails the report.
+async fn run_report_servers(args: ReportArgs, out: &mut dyn Write) -> Result<(), AppError> {
+    let (servers, overrides) = args.server_source().load()?;
+    let rules: Rules = args.detect.resolve()?;
+    let tz = config::time_zone(&args.timezone)?;
+    let clients: Vec<(String, Client)> = servers
+        .into_iter()
+        .map(|s| Client::new(s.client).map(|c| (s.name, c)))
+        .collect::<Result<_, _>>()?;
+    let fallback = clients.first().map(|(_, c)| c).filter(|_| args.geo);
+    let providers = geo_providers(args.geoip_db.as_deref(), fallback)?;
+    let cache = CacheOptions {
+        concurrency: config::geoip_concurrency(args.geoip_concurrency)?,
+        ..CacheOptions::default()
+    };
+    let mut locator = Locator::new(providers, cache);
+    locator.set_overrides(overrides);
+    if let Some(path) = &args.geoip_cache_file {
+        locator = locator.with_cache_file(path.clone()).await;
+    }
+    let mut refresh = config::RefreshArgs::default().resolve(args.detect.days, rules.clone())?;
+    refresh.keep_sessions = true;
+    let now = args.now.unwrap_or_else(|| Timestamp::now().as_second());
+
+    let mut reports = Vec::new();
+    for (name, client) in &clients {
+        let progress = Progress::new();
+        let mut refresher = Refresher::scoped(Scope {
+            user: args.user.clone(),
+            skip_live: true,
+            progress: Some(Box::new(move |f| progress.update(f))),
+        });
+        let result = refresher.refresh(name, client, &locator, &refresh, now).await;
+        progress.finish();
+        match result {
+            Ok(snapshot) => reports.push((name.as_str(), client, snapshot)),
+            // The user is on another server.
+            Err(RefreshError::UnknownUser(_)) => {}
+            Err(RefreshError::Tautulli(e)) => return Err(AppError::Tautulli(e)),
+        }
+    }
+    locator.save().await;
+    if let (true, Some(user)) = (reports.is_empty(), &args.user) {
+        return Err(AppError::UnknownUser(user.clone()));
+    }
+    let parts: Vec<crate::accounts::Part> = reports.iter().map(|(n, _, s)| (*n, s, false)).collect();
+    let accounts = crate::accounts::assemble(&parts, &rules);
+    let generated_at = Timestamp::now().as_second();
+    let context = |locations: &std::collections::HashMap<std::net::IpAddr, String>, window| Context {
+        tz: tz.clone(),
+        locations: locations.clone(),
+        window,
+        generated_at,
+    };
+    let across = context(&accounts.view.locations, accounts.view.window);
+    match args.format {
+        Format::Json => {
+            let mut servers = Vec::new();
+            for (name, client, snapshot) in &reports {
+                let source = json::Source {
+                    tautulli_url: client.url().to_string(),
+                    api_requests: client.stats().total(),
+                    rows_received: snapshot.received,
+                    sessions: snapshot.rows as u64,
+                    rows_skipped: snapshot.read.skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    count_mismatches: snapshot.count_mismatches.clone(),
+                };
+                let ctx = context(&snapshot.locations, snapshot.window);
+                servers.push(json::ServerDocument {
+                    server: name,
+                    document: json::document(&snapshot.findings, &ctx, &rules.scoring, rules.min_score, source),
+                });
+            }
+            let doc = json::ServersDocument {
+                generated_at: crate::format::rfc3339(generated_at),
+                servers,
+                accounts: json::accounts(&accounts.accounts, &across),
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            for (name, _, snapshot) in &reports {
+                writeln!(out, "\n### Server {}", crate::untrusted::Shown(name))?;
+                let ctx = context(&snapshot.locations, snapshot.window);
+                text_report(out, &snapshot.findings, &ctx, &args, &rules)?;
+            }
+            text::across_servers_report(out, &accounts.accounts, &across)?;
+        }
+    }
     Ok(())
 }
 

@@ -164,6 +164,18 @@ impl ServerSource {
     }
 }
 
+impl super::ReportArgs {
+    /// Where the servers come from (a single one given by flags is named `report`).
+    pub fn server_source(&self) -> ServerSource {
+        ServerSource {
+            config_file: self.config_file.clone(),
+            tautulli: self.tautulli.clone(),
+            server_name: "report".into(),
+            geoip_override: self.geoip_override.clone(),
+        }
+    }
+}
+
 impl ServeArgs {
     /// Where the servers come from.
     pub fn server_source(&self) -> ServerSource {

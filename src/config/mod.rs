@@ -100,6 +100,10 @@ pub struct ReportArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub tautulli: TautulliArgs,
+    /// YAML file listing several Tautulli servers (instead of --tautulli-url): each is
+    /// reported, then the accounts seen on two or more of them, analysed together.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub detect: DetectArgs,

@@ -1,6 +1,8 @@
 //! The `--format json` document: `{"generated_at", "window", "scoring", "source", "users"}`.
 //! Every user in the window is listed (most suspicious first) with `flagged` telling
-//! whether they pass `--min-score` / `--concurrent-only`.
+//! whether they pass `--min-score` / `--concurrent-only`. With several servers
+//! (`--config.file`): `{"generated_at", "servers": [that document with "server"],
+//! "accounts"}`, the accounts seen on two or more servers.
 
 use std::collections::BTreeMap;
 
@@ -103,4 +105,79 @@ pub fn document<'a, F: std::borrow::Borrow<UserFinding>>(
             })
             .collect(),
     }
+}
+
+/// One account seen on two or more servers: a user entry, plus its servers and where
+/// each session of the evidence came from.
+#[derive(Debug, Serialize)]
+pub struct AccountEntry<'a> {
+    /// The finding over every server (its evidence's row ids are keys of `row_origins`).
+    #[serde(flatten)]
+    pub user: UserEntry<'a>,
+    /// The servers with sessions of the account.
+    pub servers: &'a [String],
+    /// The server and Tautulli row id behind each row id of the evidence.
+    pub row_origins: BTreeMap<i64, RowOrigin<'a>>,
+}
+
+/// Where one session of an account's evidence came from.
+#[derive(Debug, Serialize)]
+pub struct RowOrigin<'a> {
+    /// Server name.
+    pub server: &'a str,
+    /// Row id on that server.
+    pub row_id: i64,
+}
+
+/// One server's document in a report of several servers.
+#[derive(Debug, Serialize)]
+pub struct ServerDocument<'a> {
+    /// Server name (from the configuration file).
+    pub server: &'a str,
+    /// Its report.
+    #[serde(flatten)]
+    pub document: Document<'a>,
+}
+
+/// The document of a report of several servers (`--config.file`).
+#[derive(Debug, Serialize)]
+pub struct ServersDocument<'a> {
+    /// When it was produced, RFC 3339 UTC.
+    pub generated_at: String,
+    /// One document per server, in the file's order.
+    pub servers: Vec<ServerDocument<'a>>,
+    /// Accounts seen on two or more servers, highest score first.
+    pub accounts: Vec<AccountEntry<'a>>,
+}
+
+/// The entries of `accounts` (already sorted), located through `ctx`.
+pub fn accounts<'a>(accounts: &'a [crate::detect::AccountFinding], ctx: &Context) -> Vec<AccountEntry<'a>> {
+    accounts
+        .iter()
+        .map(|a| {
+            let f = &a.finding;
+            let mut rows: Vec<i64> = f
+                .overlaps
+                .iter()
+                .flat_map(|o| [o.first_row_id, o.second_row_id])
+                .collect();
+            rows.extend(f.timeline.iter().map(|e| e.row_id));
+            rows.extend(f.jumps.iter().flat_map(|j| [j.from.row_id, j.to.row_id]));
+            AccountEntry {
+                user: UserEntry {
+                    finding: f,
+                    ip_locations: f
+                        .ip_usage
+                        .iter()
+                        .filter_map(|u| ctx.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
+                        .collect(),
+                },
+                servers: &a.servers,
+                row_origins: rows
+                    .into_iter()
+                    .filter_map(|r| a.origin(r).map(|(server, row_id)| (r, RowOrigin { server, row_id })))
+                    .collect(),
+            }
+        })
+        .collect()
 }

@@ -226,3 +226,93 @@ pub fn ip_report(out: &mut dyn Write, users: &[&UserFinding], ctx: &Context) -> 
     }
     Ok(())
 }
+
+/// Most overlapping pairs and jumps printed per account in [`across_servers_report`].
+const ACROSS_SERVERS_EVIDENCE: usize = 10;
+
+/// The accounts seen on two or more servers, their sessions on all of them analysed
+/// together: one block per account, flagged first, with the server of each side of the
+/// overlaps and jumps of a flagged one.
+pub fn across_servers_report(
+    out: &mut dyn Write,
+    accounts: &[crate::detect::AccountFinding],
+    ctx: &Context,
+) -> io::Result<()> {
+    let flagged = accounts.iter().filter(|a| a.finding.flagged).count();
+    writeln!(out, "\n{RULE}")?;
+    writeln!(
+        out,
+        " ACROSS SERVERS  —  {} account(s) on two or more servers, {flagged} flagged",
+        accounts.len()
+    )?;
+    writeln!(out, "{RULE}\n")?;
+    if accounts.is_empty() {
+        writeln!(out, "  No account has sessions on two or more servers in the window.")?;
+    }
+    for a in accounts {
+        let f = &a.finding;
+        let on = |row_id: i64| a.origin(row_id).map(|(s, _)| s).unwrap_or("?");
+        let mark = if f.flagged { "  [FLAGGED]" } else { "" };
+        writeln!(out, "  {}  (user_id: {}){mark}", Shown(&f.user), f.user_id)?;
+        writeln!(
+            out,
+            "  Servers: {}",
+            a.servers
+                .iter()
+                .map(|s| Shown(s).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        writeln!(
+            out,
+            "  Score: {}  |  Devices: {}  |  Concurrent sessions: {}  |  Concurrent device pairs: {}  |  Teleportations: {}",
+            f.score, f.devices, f.concurrent_sessions, f.concurrent_device_pairs, f.teleportations
+        )?;
+        writeln!(
+            out,
+            "  Total plays: {}  |  Total watch time: {}",
+            f.plays,
+            fmt_duration(f.watch_time_seconds)
+        )?;
+        if f.flagged {
+            let pairs: Vec<_> = f.overlaps.iter().filter(|o| !o.nearby).collect();
+            for o in pairs.iter().take(ACROSS_SERVERS_EVIDENCE) {
+                let side = |row_id: i64, player: &str, platform: &str, ip: Option<std::net::IpAddr>| {
+                    let at = ip.map(|ip| ip_display(&ip, ctx)).unwrap_or_else(|| "?".into());
+                    format!("{} · {} ({}) · {at}", Shown(on(row_id)), Shown(player), Shown(platform))
+                };
+                writeln!(
+                    out,
+                    "    {}  {}  ||  {}",
+                    fmt_time(o.started, &ctx.tz),
+                    side(o.first_row_id, &o.first_player, &o.first_platform, o.first_ip),
+                    side(o.second_row_id, &o.second_player, &o.second_platform, o.second_ip)
+                )?;
+            }
+            if pairs.len() > ACROSS_SERVERS_EVIDENCE {
+                writeln!(
+                    out,
+                    "    ... and {} more overlapping pair(s)",
+                    pairs.len() - ACROSS_SERVERS_EVIDENCE
+                )?;
+            }
+            let jumps: Vec<_> = f.jumps.iter().filter(|j| !j.same_device).collect();
+            for j in jumps.iter().take(ACROSS_SERVERS_EVIDENCE) {
+                writeln!(
+                    out,
+                    "    Jump {} {} ({}) -> {} {} ({}): {:.0} km at {:.0} km/h",
+                    fmt_time(j.from.time, &ctx.tz),
+                    Shown(&j.from.place.label()),
+                    Shown(on(j.from.row_id)),
+                    fmt_time(j.to.time, &ctx.tz),
+                    Shown(&j.to.place.label()),
+                    Shown(on(j.to.row_id)),
+                    j.distance_km,
+                    j.speed_kmh
+                )?;
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

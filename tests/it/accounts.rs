@@ -216,3 +216,97 @@ async fn a_server_going_down_keeps_the_accounts_last_sessions_marked_stale() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["accounts"][0]["stale_servers"], serde_json::json!([]), "{v}");
 }
+
+/// `report --config.file` over both servers, at NOW, UTC, with `extra` flags.
+async fn report_servers(extra: &[&str]) -> Run {
+    let (k4, hd) = two_server_worlds();
+    let (_fake_4k, url_4k) = spawn_fake(k4, "UTC").await;
+    let (_fake_hd, url_hd) = spawn_fake(hd, "UTC").await;
+    let dir = TempDir::new("accounts-report");
+    let cfg = dir.0.join("servers.yml");
+    std::fs::write(
+        &cfg,
+        format!("servers:\n  - name: 4k\n    url: {url_4k}\n    api_key: {KEY}\n  - name: hd\n    url: {url_hd}\n    api_key: {KEY}\n"),
+    )
+    .unwrap();
+    let now = NOW.to_string();
+    let mut args = vec![
+        "report",
+        "--config.file",
+        cfg.to_str().unwrap(),
+        "--geo",
+        "--now",
+        &now,
+        "--timezone",
+        "UTC",
+    ];
+    args.extend_from_slice(extra);
+    run(&args).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_with_several_servers_prints_the_accounts_across_servers() {
+    let r = report_servers(&[]).await;
+    r.assert_no_key();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = &r.stdout;
+    assert!(out.contains("### Server 4k") && out.contains("### Server hd"), "{out}");
+    // Neither server alone flags anyone; across servers Ann is flagged, Hal is not.
+    assert_eq!(
+        out.matches(plex_sharing_exporter::report::text::NOBODY_FLAGGED).count(),
+        2,
+        "{out}"
+    );
+    let across = out.split("ACROSS SERVERS").nth(1).expect("an across-servers section");
+    assert!(
+        across.contains("2 account(s) on two or more servers, 1 flagged"),
+        "{across}"
+    );
+    assert!(across.contains("Ann  (user_id: 201)  [FLAGGED]") && across.contains("Servers: 4k, hd"));
+    assert!(across.contains("Hal  (user_id: 202)\n"), "{across}");
+    assert!(!across.contains("Solo"), "{across}");
+    assert!(
+        across.contains("4k · ann-tv player (Roku) · 85.1.1.1 (Berlin, Germany)  ||  hd · ann-tablet player (Android) · 126.1.1.1 (Tokyo, Japan)"),
+        "{across}"
+    );
+
+    let r = report_servers(&["--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    let servers: Vec<&str> = v["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["server"].as_str().unwrap())
+        .collect();
+    assert_eq!(servers, ["4k", "hd"]);
+    for s in v["servers"].as_array().unwrap() {
+        assert!(
+            s["users"].as_array().unwrap().iter().all(|u| u["flagged"] == false),
+            "{s}"
+        );
+    }
+    let accounts = v["accounts"].as_array().unwrap();
+    let ids: Vec<i64> = accounts.iter().map(|a| a["user_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [SPLIT, HONEST]);
+    assert_eq!(accounts[0]["flagged"], true);
+    assert_eq!(accounts[0]["servers"], serde_json::json!(["4k", "hd"]));
+    assert_eq!(accounts[0]["ip_locations"]["126.1.1.1"], "Tokyo, Japan");
+    let o = &accounts[0]["overlaps"][0];
+    let origin = |k: &str| &accounts[0]["row_origins"][o[k].as_i64().unwrap().to_string()];
+    assert_eq!(
+        (
+            origin("first_row_id")["server"].as_str(),
+            origin("second_row_id")["server"].as_str()
+        ),
+        (Some("4k"), Some("hd"))
+    );
+    assert_eq!(accounts[1]["flagged"], false);
+
+    // --user narrows every server that knows the user; one that does not is skipped.
+    let r = report_servers(&["--user", "solo", "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["accounts"], serde_json::json!([]));
+    let r = report_servers(&["--user", "nobody"]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
