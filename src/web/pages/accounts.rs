@@ -140,3 +140,53 @@ fn by_server(a: &AccountFinding) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::accounts::Origin;
+    use crate::web::pages::fixtures::snapshot;
+
+    /// User 7 of the fixture as an account on `home` (stale) and `cabin`.
+    fn all() -> Accounts {
+        let view = snapshot("Zoë & \"Friends\" <test>");
+        let finding = (*view.findings[0]).clone();
+        // The fixture's rows are 1 (the TV) and 2 (the phone): row 0 is unused here.
+        let origin = |server, row_id| Origin { server, row_id };
+        let origins = vec![origin(0, 0), origin(0, 1), origin(1, 1)];
+        Accounts {
+            accounts: vec![AccountFinding {
+                finding,
+                servers: vec!["home".into(), "cabin".into()],
+                stale_servers: vec!["home".into()],
+                origins,
+            }],
+            view,
+        }
+    }
+
+    #[test]
+    fn the_account_pages_escape_names_link_under_the_prefix_and_name_each_sessions_server() {
+        let s = Settings {
+            prefix: "/exporter".into(),
+            telemetry_path: "/metrics".into(),
+            ..Settings::default()
+        };
+        let all = all();
+        let list = accounts(&s, &all);
+        assert!(!list.contains("<test>") && list.contains("Zoë &amp; &quot;Friends&quot; &lt;test&gt;"));
+        assert!(list.contains(r#"href="/exporter/accounts/7""#));
+        assert!(
+            list.contains(r#"href="/exporter/users/home/7""#) && list.contains(r#"href="/exporter/users/cabin/7""#)
+        );
+        assert!(list.contains("stale"));
+        let page = account(&s, &all, &all.accounts[0]);
+        assert!(!page.contains("<test>"));
+        assert!(page.contains(r#"href="/exporter/api/v1/accounts/7""#));
+        assert!(page.contains("The last refresh of home failed"));
+        // The fixture's one overlap: the TV on home, the phone on cabin.
+        assert!(page.contains("<b>home</b> · tv-player (tv-platform)"), "{page}");
+        assert!(page.contains("<b>cabin</b> · phone-player (phone-platform)"), "{page}");
+        assert!(page.contains("<svg"), "the user page's sections follow");
+    }
+}
