@@ -43,7 +43,7 @@ async fn every_alerts_runbook_link_opens_a_section_of_the_exporters_runbook() {
     let page = r.text().await.unwrap();
 
     let alerts = runbook_urls();
-    assert_eq!(alerts.len(), 9, "{alerts:?}");
+    assert_eq!(alerts.len(), 10, "{alerts:?}");
     let base = runbook_base_knob();
     for (alert, url) in &alerts {
         let anchor = alert.to_lowercase();
