@@ -333,6 +333,7 @@ async fn serve_with(
     let hangups = crate::reload::Hangups::install();
     let (min_score, max_speed_kmh) = (opts.rules.min_score, opts.rules.travel.max_speed_kmh);
     let fleet = Arc::new(crate::fleet::Fleet::start(servers, locator, Arc::new(opts)));
+    fleet.keep_accounts_fresh();
     let service = Arc::new(crate::metrics::ServiceStats::default());
     let shared = Arc::new(crate::web::auth::Shared::new(web.config.clone()));
     let reloader = Arc::new(crate::reload::Reloader::new(

@@ -40,6 +40,8 @@ pub struct Fleet {
     opts: Arc<RefreshOptions>,
     /// The account view and the [`Fleet::stamp`] it was assembled at.
     accounts: Mutex<Option<(u64, Arc<Accounts>)>>,
+    /// Assembles the account view soon after each refresh ([`Fleet::keep_accounts_fresh`]).
+    warmer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Fleet {
@@ -52,6 +54,7 @@ impl Fleet {
             locator,
             opts,
             accounts: Mutex::new(None),
+            warmer: Mutex::new(None),
         };
         fleet.set(servers.clone());
         fleet.install(servers, &[]);
@@ -98,6 +101,33 @@ impl Fleet {
                 let a = Arc::new(self.assemble_accounts());
                 *cached = Some((stamp, a.clone()));
                 a
+            }
+        }
+    }
+
+    /// With several servers (sessions kept), assemble the account view off the runtime's
+    /// threads within a second of each refresh, so a scrape or a page rarely pays for it.
+    pub fn keep_accounts_fresh(self: &Arc<Self>) {
+        if !self.opts.keep_sessions {
+            return;
+        }
+        let fleet = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(fleet) = fleet.upgrade() else { return };
+                let stamp = fleet.stamp();
+                let fresh = matches!(fleet.accounts.lock().as_deref(), Ok(Some((at, _))) if *at == stamp);
+                if !fresh {
+                    let _ = tokio::task::spawn_blocking(move || fleet.accounts()).await;
+                }
+            }
+        });
+        if let Ok(mut w) = self.warmer.lock() {
+            if let Some(old) = w.replace(task) {
+                old.abort();
             }
         }
     }
@@ -176,6 +206,10 @@ impl Fleet {
     /// Stop every refresh loop and wait until each has, so none is mid-poll when the
     /// runtime shuts down.
     pub async fn stop(&self) {
+        if let Some(w) = self.warmer.lock().ok().and_then(|mut w| w.take()) {
+            w.abort();
+            let _ = w.await;
+        }
         let loops = match self.loops.lock() {
             Ok(mut l) => std::mem::take(&mut *l),
             Err(_) => return,
