@@ -275,6 +275,22 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         want: format!("error: --config.file: {unknown_server_key}: servers[0]: unknown field `apikey`"),
     });
     cases.push(Case {
+        what: "report: unknown server key in the configuration file",
+        args: ["report", "--config.file", &unknown_server_key]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        want: format!("error: --config.file: {unknown_server_key}: servers[0]: unknown field `apikey`"),
+    });
+    cases.push(Case {
+        what: "report: a configuration file and a URL",
+        args: ["report", "--config.file", &unknown_server_key, "--tautulli-url", &url]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        want: "error: --config.file: give either --config.file or --tautulli-url, not both".into(),
+    });
+    cases.push(Case {
         what: "unknown top-level key in the configuration file",
         args: with_file(&unknown_top_key),
         want: format!("error: --config.file: {unknown_top_key}: unknown field `refresh`"),
