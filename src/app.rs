@@ -92,6 +92,12 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let overrides = config::parse_overrides("--geoip-override", &args.geoip_override)?;
     let mut locator = Locator::new(providers, cache);
     locator.set_overrides(overrides);
+    if let Some(path) = &args.asn_db {
+        locator.set_asn_db(Some(crate::geo::AsnDb::open(path).map_err(|e| ConfigError {
+            flag: "--asn-db".into(),
+            problem: e.to_string(),
+        })?));
+    }
     if let Some(path) = &args.geoip_cache_file {
         locator = locator.with_cache_file(path.clone()).await;
     }
@@ -295,7 +301,11 @@ fn geo_providers(geoip_db: Option<&std::path::Path>, tautulli: Option<&Client>) 
 
 /// `serve`: watch the configured Tautulli servers and serve metrics and reports.
 pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
-    let (servers, overrides) = args.server_source().load()?;
+    let config::Loaded {
+        servers,
+        overrides,
+        asn_db,
+    } = args.server_source().load()?;
     let rules = args.detect.resolve()?;
     let opts = args.refresh.resolve(args.detect.days, rules)?;
     let web = args.web.resolve()?;
@@ -315,6 +325,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
         },
     );
     locator.set_overrides(overrides);
+    locator.set_asn_db(asn_db);
     if args.config_check {
         println!(
             "configuration OK: {} server(s): {}",

@@ -98,6 +98,7 @@ impl Builder {
                     latitude: lat,
                     longitude: lon,
                     accuracy_radius_km: Some(20.0),
+                    asn: None,
                 },
             );
             self.data

@@ -7,6 +7,7 @@ mod faults;
 mod helpers;
 mod hostile_geo;
 mod layering;
+mod operators;
 mod pages;
 mod parity;
 mod prometheus_e2e;
