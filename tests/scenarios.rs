@@ -528,10 +528,21 @@ struct Row {
 
 fn table(suite: &Suite, findings: &[UserFinding]) -> (Vec<Row>, Vec<String>) {
     type Pred = fn(&UserFinding) -> bool;
-    let rules: [(&'static str, Pred); 4] = [
+    // The scored rules, then the signals that are shown but not scored by default (their
+    // rows say how often they point at sharing: the reason their weights are 0).
+    let rules: [(&'static str, Pred); 7] = [
         ("concurrent sessions across households", |f| f.concurrent_sessions > 0),
         ("impossible travel", |f| f.teleportations > 0),
         ("many regular networks", |f| f.regular_networks > 2),
+        ("signal: nearby overlaps (not scored)", |f| {
+            f.nearby_concurrent_sessions > 0
+        }),
+        ("signal: same-device jumps, likely VPN (not scored)", |f| {
+            f.same_device_jumps > 0
+        }),
+        ("signal: ISP pool, one home (never evidence)", |f| {
+            !f.isp_pools.is_empty()
+        }),
         ("flagged (score >= min-score)", |f| f.flagged),
     ];
     let mut rows = Vec::new();
