@@ -305,6 +305,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
         servers,
         overrides,
         asn_db,
+        geoip_cache_file,
     } = args.server_source().load()?;
     let rules = args.detect.resolve()?;
     let opts = args.refresh.resolve(args.detect.days, rules)?;
@@ -336,8 +337,8 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
     }
     let listener = bind(&web).await?;
     let source = Some(args.server_source());
-    let locator = match &args.geo.cache_file {
-        Some(path) => locator.with_cache_file(path.clone()).await,
+    let locator = match geoip_cache_file {
+        Some(path) => locator.with_cache_file(path).await,
         None => locator,
     };
     serve_with(listener, states, source, locator.clone(), opts, web, shutdown_signal()).await?;

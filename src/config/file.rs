@@ -41,6 +41,9 @@ pub struct ConfigFile {
     /// address has one operator whichever server it streams from.
     #[serde(default)]
     pub asn_db: Option<PathBuf>,
+    /// The GeoIP cache file, as `--geoip.cache-file` takes it (read at start only).
+    #[serde(default)]
+    pub geoip_cache_file: Option<PathBuf>,
 }
 
 /// What a load of the configuration yields: the servers and the GeoIP settings shared
@@ -53,6 +56,8 @@ pub struct Loaded {
     pub overrides: Overrides,
     /// The ASN database, from `--asn-db` or the file's `asn_db`.
     pub asn_db: Option<AsnDb>,
+    /// The GeoIP cache file, from `--geoip.cache-file` or the file's `geoip_cache_file`.
+    pub geoip_cache_file: Option<PathBuf>,
 }
 
 /// A named, validated Tautulli server.
@@ -151,6 +156,7 @@ pub struct ServerSource {
     server_name: String,
     geoip_override: Vec<String>,
     asn_db: Option<PathBuf>,
+    geoip_cache_file: Option<PathBuf>,
 }
 
 /// `--geoip-override` values (and the file's `geoip_overrides`) into pinned places.
@@ -199,10 +205,21 @@ impl ServerSource {
             .merged(from_file)
             .map_err(|e| bad("--geoip-override", e.to_string()))?;
         let asn_db = open_asn_db(self.asn_db.as_ref(), file_asn_db)?;
+        let file_cache = file.and_then(|f| f.geoip_cache_file);
+        let geoip_cache_file = match (&self.geoip_cache_file, file_cache) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "--geoip.cache-file",
+                    "give either --geoip.cache-file or geoip_cache_file in --config.file, not both",
+                ))
+            }
+            (flag, file) => flag.clone().or(file),
+        };
         Ok(Loaded {
             servers,
             overrides,
             asn_db,
+            geoip_cache_file,
         })
     }
 }
@@ -216,6 +233,7 @@ impl ServeArgs {
             server_name: self.server_name.clone(),
             geoip_override: self.geo.geoip_override.clone(),
             asn_db: self.geo.asn_db.clone(),
+            geoip_cache_file: self.geo.cache_file.clone(),
         }
     }
 }
