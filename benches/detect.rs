@@ -84,6 +84,7 @@ fn world(users: u64, per_user: u64) -> (Vec<Session>, Strings, Places, BTreeMap<
                         latitude: lat,
                         longitude: lon,
                         accuracy_radius_km: Some(20.0),
+                        asn: None,
                     },
                 );
             }

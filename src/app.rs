@@ -95,6 +95,12 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     let overrides = config::parse_overrides("--geoip-override", &args.geoip_override)?;
     let mut locator = Locator::new(providers, cache);
     locator.set_overrides(overrides);
+    if let Some(path) = &args.asn_db {
+        locator.set_asn_db(Some(crate::geo::AsnDb::open(path).map_err(|e| ConfigError {
+            flag: "--asn-db".into(),
+            problem: e.to_string(),
+        })?));
+    }
     if let Some(path) = &args.geoip_cache_file {
         locator = locator.with_cache_file(path.clone()).await;
     }
@@ -180,7 +186,12 @@ fn text_report(
 /// together. `--user` narrows every server that knows the user (and fails only when
 /// none does); a server that cannot be read fails the report.
 async fn run_report_servers(args: ReportArgs, out: &mut dyn Write) -> Result<(), AppError> {
-    let (servers, overrides) = args.server_source().load()?;
+    let config::Loaded {
+        servers,
+        overrides,
+        asn_db,
+        geoip_cache_file,
+    } = args.server_source().load()?;
     let rules: Rules = args.detect.resolve()?;
     let tz = config::time_zone(&args.timezone)?;
     let clients: Vec<(String, Client)> = servers
@@ -195,8 +206,9 @@ async fn run_report_servers(args: ReportArgs, out: &mut dyn Write) -> Result<(),
     };
     let mut locator = Locator::new(providers, cache);
     locator.set_overrides(overrides);
-    if let Some(path) = &args.geoip_cache_file {
-        locator = locator.with_cache_file(path.clone()).await;
+    locator.set_asn_db(asn_db);
+    if let Some(path) = geoip_cache_file {
+        locator = locator.with_cache_file(path).await;
     }
     let mut refresh = config::RefreshArgs::default().resolve(args.detect.days, rules.clone())?;
     refresh.keep_sessions = true;
@@ -406,7 +418,12 @@ fn geo_providers(geoip_db: Option<&std::path::Path>, tautulli: Option<&Client>) 
 
 /// `serve`: watch the configured Tautulli servers and serve metrics and reports.
 pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
-    let (servers, overrides) = args.server_source().load()?;
+    let config::Loaded {
+        servers,
+        overrides,
+        asn_db,
+        geoip_cache_file,
+    } = args.server_source().load()?;
     let rules = args.detect.resolve()?;
     let mut opts = args.refresh.resolve(args.detect.days, rules)?;
     // Several servers (or a file that may list several after a reload): keep each
@@ -429,6 +446,7 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
         },
     );
     locator.set_overrides(overrides);
+    locator.set_asn_db(asn_db);
     if args.config_check {
         println!(
             "configuration OK: {} server(s): {}",
@@ -439,8 +457,8 @@ pub async fn run_serve(args: config::ServeArgs) -> Result<(), AppError> {
     }
     let listener = bind(&web).await?;
     let source = Some(args.server_source());
-    let locator = match &args.geo.cache_file {
-        Some(path) => locator.with_cache_file(path.clone()).await,
+    let locator = match geoip_cache_file {
+        Some(path) => locator.with_cache_file(path).await,
         None => locator,
     };
     serve_with(listener, states, source, locator.clone(), opts, web, shutdown_signal()).await?;

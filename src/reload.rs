@@ -1,5 +1,5 @@
 //! Configuration reload, as Prometheus exporters do it: SIGHUP and `POST /-/reload`
-//! read `--config.file` (servers and `geoip_overrides`, or the Tautulli flags' key
+//! read `--config.file` (servers, `geoip_overrides` and `asn_db`, or the Tautulli flags' key
 //! file) and `--web.config.file` again. Both files are checked before either is put in
 //! force, so a file with a problem changes nothing: the old configuration stays, the
 //! problem is one log line, and `plex_sharing_config_last_reload_successful` is 0 until
@@ -80,10 +80,11 @@ impl Reloader {
         if let Some(web) = web {
             self.web.set(web)?;
         }
-        if let Some((servers, overrides)) = servers {
-            let wanted = servers.into_iter().map(|s| (s.name, s.client)).collect();
+        if let Some(loaded) = servers {
+            let wanted = loaded.servers.into_iter().map(|s| (s.name, s.client)).collect();
             let changes = self.fleet.replace(wanted)?;
-            self.fleet.locator().set_overrides(overrides);
+            self.fleet.locator().set_overrides(loaded.overrides);
+            self.fleet.locator().set_asn_db(loaded.asn_db);
             if !changes.is_empty() {
                 tracing::info!(
                     added = ?changes.added,

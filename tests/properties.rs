@@ -457,6 +457,7 @@ fn history(specs: &[Spec], coords: &[(f64, f64)]) -> History {
                         latitude,
                         longitude,
                         accuracy_radius_km: (i % 2 == 0).then_some(20.0),
+                        asn: None,
                     },
                 );
             }
@@ -710,6 +711,11 @@ fn wild_place() -> impl Strategy<Value = Place> {
         prop::option::of(wild_text()),
     )
         .prop_map(|(latitude, longitude, accuracy_radius_km, city)| Place {
+            // The operator's name is outside text too: the wild city text doubles as it.
+            asn: city.as_ref().map(|c| plex_sharing_exporter::detect::Asn {
+                number: 64_512,
+                organization: Some(c.clone()),
+            }),
             city,
             region: None,
             country: Some("Somewhere".into()),
@@ -740,6 +746,7 @@ fn wild_jump() -> impl Strategy<Value = Jump> {
         hours: 0.001,
         speed_kmh: km,
         same_device: false,
+        likely_vpn_exit: false,
     })
 }
 
@@ -774,6 +781,8 @@ fn wild_finding() -> impl Strategy<Value = (UserFinding, HashMap<IpAddr, String>
         plays: 1,
         watch_time_seconds: 60,
         platforms: Vec::new(),
+        asn: None,
+        as_organization: None,
     });
     let overlap = (
         (wild_time(), wild_time(), wild_text(), prop::option::of(ip())),

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use plex_sharing_exporter::detect::{
-    analyze_all, Place, Places, Rules, ScoringProfile, Session, Strings, UserFinding, UserInfo, MAX_JUMPS, MAX_OVERLAPS,
+    analyze_all, Asn, Place, Places, Rules, ScoringProfile, Session, Strings, UserFinding, UserInfo, MAX_JUMPS,
+    MAX_OVERLAPS,
 };
 
 const T0: i64 = 1_800_000_000; // window end
@@ -102,6 +103,18 @@ impl Suite {
         });
     }
 
+    /// Name the operator (and country) GeoIP and an ASN database give `ip`.
+    fn operator(&mut self, ip: &str, asn: u32, org: &str, country: &str) {
+        let ip: IpAddr = ip.parse().expect("scenario address");
+        if let Some(p) = self.places.get_mut(&ip) {
+            p.country_code = Some(country.into());
+            p.asn = Some(Asn {
+                number: asn,
+                organization: Some(org.into()),
+            });
+        }
+    }
+
     fn locate(&mut self, ip: &str, city: &str, lat: f64, lon: f64) {
         let ip: IpAddr = ip.parse().expect("scenario address");
         self.places.insert(
@@ -114,6 +127,7 @@ impl Suite {
                 latitude: lat,
                 longitude: lon,
                 accuracy_radius_km: Some(10.0),
+                asn: None,
             },
         );
     }
@@ -132,6 +146,7 @@ const AMSTERDAM: (f64, f64) = (52.37, 4.90);
 const CHICAGO: (f64, f64) = (41.88, -87.63);
 const BERLIN: (f64, f64) = (52.52, 13.40);
 const ROME: (f64, f64) = (41.90, 12.50);
+const DENVER: (f64, f64) = (39.74, -104.99);
 
 fn build() -> Suite {
     use Verdict::*;
@@ -325,7 +340,10 @@ fn build() -> Suite {
     ];
     for (ip, city, at) in exits {
         loc(&mut x, ip, city, at);
+        // Every exit is the VPN host's, in its own country; home is the ISP's.
+        x.operator(ip, 9009, "M247 Europe SRL", city);
     }
+    x.operator("81.85.0.1", 7922, "Comcast Cable Communications, LLC", "US");
     for d in 1..=20 {
         x.play(u, s("laptop", "81.85.0.1", evening(d, 19), H));
         if d % 4 == 0 {
@@ -378,7 +396,42 @@ fn build() -> Suite {
         }
     }
 
+    let u = x.user(
+        "home whose ISP pool GeoIP splits between two cities 1,480 km apart",
+        Honest,
+    );
+    let (a, b) = ("73.10.0.1", "73.10.0.2");
+    loc(&mut x, a, "Chicago", CHICAGO);
+    loc(&mut x, b, "Denver", DENVER);
+    for ip in [a, b] {
+        x.operator(ip, 7922, "Comcast Cable Communications, LLC", "US");
+    }
+    for d in 1..=20 {
+        // The router's address moves from one half of the pool to the other mid-evening:
+        // the phone starts on the new address while the TV's session still shows the old.
+        x.play(u, s("tv", a, evening(d, 19), 2 * H));
+        x.play(u, s("phone", b, evening(d, 19) + 5400, H));
+        x.play(u, s("tv", b, evening(d, 22), H));
+    }
+
     // --- sharing ------------------------------------------------------------------------
+    let u = x.user("sharers on one ISP (one ASN) in two cities", Sharing);
+    let (home, friend) = ("73.20.0.1", "73.20.0.2");
+    loc(&mut x, home, "Chicago", CHICAGO);
+    loc(&mut x, friend, "Denver", DENVER);
+    for ip in [home, friend] {
+        x.operator(ip, 7922, "Comcast Cable Communications, LLC", "US");
+    }
+    for d in 1..=20 {
+        x.play(u, s("tv", home, evening(d, 1), 2 * H));
+        if d % 2 == 0 {
+            x.play(u, s("friend-tv", friend, evening(d, 1) + 1200, 2 * H));
+        }
+        // The friend's phone watches at home most days, and once on a visit.
+        let at = if d == 9 { home } else { friend };
+        x.play(u, s("friend-phone", at, evening(d, 15), H));
+    }
+
     let u = x.user("a friend on a phone on a carrier on another continent", Sharing);
     loc(&mut x, "82.95.0.1", "New York", NYC);
     for d in 1..=20 {
@@ -475,10 +528,21 @@ struct Row {
 
 fn table(suite: &Suite, findings: &[UserFinding]) -> (Vec<Row>, Vec<String>) {
     type Pred = fn(&UserFinding) -> bool;
-    let rules: [(&'static str, Pred); 4] = [
+    // The scored rules, then the signals that are shown but not scored by default (their
+    // rows say how often they point at sharing: the reason their weights are 0).
+    let rules: [(&'static str, Pred); 7] = [
         ("concurrent sessions across households", |f| f.concurrent_sessions > 0),
         ("impossible travel", |f| f.teleportations > 0),
         ("many regular networks", |f| f.regular_networks > 2),
+        ("signal: nearby overlaps (not scored)", |f| {
+            f.nearby_concurrent_sessions > 0
+        }),
+        ("signal: same-device jumps, likely VPN (not scored)", |f| {
+            f.same_device_jumps > 0
+        }),
+        ("signal: ISP pool, one home (never evidence)", |f| {
+            !f.isp_pools.is_empty()
+        }),
         ("flagged (score >= min-score)", |f| f.flagged),
     ];
     let mut rows = Vec::new();
@@ -565,7 +629,7 @@ fn the_default_score_flags_every_sharer_and_no_honest_user() {
     let (rows, wrong, _) = run(ScoringProfile::Evidence);
     assert!(wrong.is_empty(), "misjudged:\n{}", wrong.join("\n"));
     let flagged = rows.iter().find(|r| r.rule.starts_with("flagged")).unwrap();
-    assert_eq!((flagged.tp, flagged.fp, flagged.fn_), (6, 0, 0));
+    assert_eq!((flagged.tp, flagged.fp, flagged.fn_), (7, 0, 0));
 }
 
 #[test]
@@ -601,6 +665,11 @@ fn a_single_device_hopping_vpn_exits_is_visible_but_not_flagged() {
     assert_eq!((f.same_device_jumps, f.teleportations, f.flagged), (10, 0, false));
     assert_eq!(f.jumps.iter().filter(|j| j.same_device).count(), 10);
     assert!(f.jumps.iter().all(|j| j.from.machine_id == j.to.machine_id));
+    assert!(
+        f.jumps.iter().all(|j| j.likely_vpn_exit),
+        "the home's ISP and the VPN host differ, and so do the exits' countries"
+    );
+    assert!(f.isp_pools.is_empty(), "exits in different countries are no pool");
     let (_, _, reference) = run(ScoringProfile::Reference);
     let r = reference.iter().find(|f| f.user == "single device hopping VPN exits");
     assert_eq!(
@@ -692,4 +761,45 @@ fn nearby_overlaps_keep_a_same_city_dual_stack_home_unflagged() {
     );
     let f = blind.iter().find(|f| f.user == home).expect("the scenario's finding");
     assert_eq!((f.concurrent_sessions, f.nearby_concurrent_sessions), (20, 0));
+}
+
+/// An ISP pool GeoIP splits between Chicago and Denver: the TV keeps moving between the
+/// two halves within hours, so they are one home; without the rule the home is flagged.
+#[test]
+fn an_isp_pool_split_by_geoip_is_one_home_but_one_isp_never_links_two_homes() {
+    let suite = build();
+    let find = |rules: &Rules, name: &str| {
+        analyze_all(&suite.sessions, &suite.users, &suite.strings, &suite.places, rules)
+            .into_iter()
+            .find(|f| f.user.starts_with(name))
+            .expect("the scenario's finding")
+    };
+    let pool = "home whose ISP pool";
+    let f = find(&Rules::default(), pool);
+    assert_eq!(
+        (f.concurrent_sessions, f.teleportations, f.same_device_jumps, f.flagged),
+        (0, 0, 0, false),
+        "{:?}",
+        f.score_terms
+    );
+    assert_eq!(f.isp_pools.len(), 1);
+    let p = &f.isp_pools[0];
+    assert_eq!((p.asn, p.switches), (7922, 20));
+    assert!(p.machine_id.ends_with("-tv"), "{}", p.machine_id);
+    assert!(p.places[0].contains("AS7922 Comcast"), "{:?}", p.places);
+    assert_eq!(f.ip_usage[0].asn, Some(7922));
+    let without = Rules {
+        isp_pools_are_one_home: false,
+        ..Rules::default()
+    };
+    let f = find(&without, pool);
+    assert!(f.flagged && f.concurrent_sessions == 20, "{:?}", f.score_terms);
+
+    let sharers = find(&Rules::default(), "sharers on one ISP");
+    assert!(
+        sharers.flagged && sharers.isp_pools.is_empty(),
+        "{:?}",
+        sharers.score_terms
+    );
+    assert_eq!(sharers.concurrent_sessions, 10);
 }

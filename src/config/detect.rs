@@ -77,7 +77,7 @@ pub struct DetectArgs {
     /// Count jumps between two sessions of one device (a VPN hop looks like one) [evidence false, reference true].
     #[arg(long = "same-device-jumps")]
     pub same_device_jumps: Option<bool>,
-    /// Use the household rules: dual-stack linking, devices' homes, cellular near home, nearby overlaps apart [evidence true, reference false].
+    /// Use the household rules: dual-stack linking, devices' homes, ISP pools, cellular near home, nearby overlaps apart [evidence true, reference false].
     #[arg(long = "household-rules")]
     pub household_rules: Option<bool>,
     /// A network that is never evidence: `CIDR` for everybody, or `USER=CIDR` for one user
@@ -200,6 +200,7 @@ impl DetectArgs {
         if let Some(b) = self.household_rules {
             rules.dual_stack_is_one_household = b;
             rules.devices_at_home_are_one_household = b;
+            rules.isp_pools_are_one_home = b;
             rules.nearby_cellular_is_household = b;
             rules.nearby_overlaps_are_apart = b;
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::tautulli::TautulliArgs;
 use super::units::parse_duration;
 use super::{bad, ConfigError, ServeArgs};
-use crate::geo::Overrides;
+use crate::geo::{AsnDb, Overrides};
 use crate::tautulli::ClientOptions;
 
 /// One Tautulli server of the configuration file.
@@ -37,6 +37,27 @@ pub struct ConfigFile {
     /// Pinned places, `CIDR=LAT,LON[,LABEL]` each, as `--geoip-override` takes them.
     #[serde(default)]
     pub geoip_overrides: Vec<String>,
+    /// ASN database (`.mmdb`), as `--asn-db` takes it: one for every server, since an
+    /// address has one operator whichever server it streams from.
+    #[serde(default)]
+    pub asn_db: Option<PathBuf>,
+    /// The GeoIP cache file, as `--geoip.cache-file` takes it (read at start only).
+    #[serde(default)]
+    pub geoip_cache_file: Option<PathBuf>,
+}
+
+/// What a load of the configuration yields: the servers and the GeoIP settings shared
+/// by all of them.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The servers to watch.
+    pub servers: Vec<Server>,
+    /// Pinned places: the flags' and the file's.
+    pub overrides: Overrides,
+    /// The ASN database, from `--asn-db` or the file's `asn_db`.
+    pub asn_db: Option<AsnDb>,
+    /// The GeoIP cache file, from `--geoip.cache-file` or the file's `geoip_cache_file`.
+    pub geoip_cache_file: Option<PathBuf>,
 }
 
 /// A named, validated Tautulli server.
@@ -56,11 +77,9 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Read and validate a configuration file's servers (`base` gives the defaults of the
-/// command line: timeouts, retries); its `geoip_overrides` come back as written.
-pub fn load_config_file(
-    path: &std::path::Path,
-    base: &TautulliArgs,
-) -> Result<(Vec<Server>, Vec<String>), ConfigError> {
+/// command line: timeouts, retries); its `geoip_overrides` and `asn_db` come back as
+/// written.
+pub fn load_config_file(path: &std::path::Path, base: &TautulliArgs) -> Result<(Vec<Server>, ConfigFile), ConfigError> {
     let flag = "--config.file";
     let text = std::fs::read_to_string(path).map_err(|e| bad(flag, format!("cannot read {}: {e}", path.display())))?;
     let file: ConfigFile = serde_yaml_ng::from_str(&text).map_err(|e| bad(flag, format!("{}: {e}", path.display())))?;
@@ -107,7 +126,25 @@ pub fn load_config_file(
             client,
         });
     }
-    Ok((out, file.geoip_overrides))
+    Ok((out, file))
+}
+
+/// Open `--asn-db` (or the file's `asn_db`): at most one of them, named in the error.
+fn open_asn_db(
+    flag: Option<&PathBuf>,
+    file: Option<(&std::path::Path, &PathBuf)>,
+) -> Result<Option<AsnDb>, ConfigError> {
+    match (flag, file) {
+        (Some(_), Some(_)) => Err(bad(
+            "--asn-db",
+            "give either --asn-db or asn_db in --config.file, not both",
+        )),
+        (Some(path), None) => AsnDb::open(path).map(Some).map_err(|e| bad("--asn-db", e.to_string())),
+        (None, Some((config, path))) => AsnDb::open(path)
+            .map(Some)
+            .map_err(|e| bad("--config.file", format!("{}: asn_db: {e}", config.display()))),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Where `serve`'s servers come from: `--config.file`, or the Tautulli flags. Read at
@@ -118,6 +155,8 @@ pub struct ServerSource {
     tautulli: TautulliArgs,
     server_name: String,
     geoip_override: Vec<String>,
+    asn_db: Option<PathBuf>,
+    geoip_cache_file: Option<PathBuf>,
 }
 
 /// `--geoip-override` values (and the file's `geoip_overrides`) into pinned places.
@@ -126,10 +165,11 @@ pub fn parse_overrides<S: AsRef<str>>(flag: &str, texts: &[S]) -> Result<Overrid
 }
 
 impl ServerSource {
-    /// The servers to watch (from the configuration file, or the single one of the flags)
-    /// and the places to pin (the flags' and the file's), the file read once.
-    pub fn load(&self) -> Result<(Vec<Server>, Overrides), ConfigError> {
-        let (servers, file_overrides) = match &self.config_file {
+    /// The servers to watch (from the configuration file, or the single one of the flags),
+    /// the places to pin (the flags' and the file's) and the ASN database, the file read
+    /// once.
+    pub fn load(&self) -> Result<Loaded, ConfigError> {
+        let (servers, file) = match &self.config_file {
             Some(path) => {
                 if self.tautulli.tautulli_url.is_some() {
                     return Err(bad(
@@ -137,7 +177,8 @@ impl ServerSource {
                         "give either --config.file or --tautulli-url, not both",
                     ));
                 }
-                load_config_file(path, &self.tautulli)?
+                let (servers, file) = load_config_file(path, &self.tautulli)?;
+                (servers, Some(file))
             }
             None => {
                 if !valid_name(&self.server_name) {
@@ -148,19 +189,38 @@ impl ServerSource {
                     name: self.server_name.clone(),
                     client,
                 };
-                (vec![server], Vec::new())
+                (vec![server], None)
             }
         };
         let flags = parse_overrides("--geoip-override", &self.geoip_override)?;
-        let from_file = match &self.config_file {
-            Some(path) => Overrides::parse(&file_overrides)
-                .map_err(|e| bad("--config.file", format!("{}: geoip_overrides: {e}", path.display())))?,
-            None => Overrides::default(),
+        let (from_file, file_asn_db) = match (&self.config_file, &file) {
+            (Some(path), Some(file)) => (
+                Overrides::parse(&file.geoip_overrides)
+                    .map_err(|e| bad("--config.file", format!("{}: geoip_overrides: {e}", path.display())))?,
+                file.asn_db.as_ref().map(|db| (path.as_path(), db)),
+            ),
+            _ => (Overrides::default(), None),
         };
         let overrides = flags
             .merged(from_file)
             .map_err(|e| bad("--geoip-override", e.to_string()))?;
-        Ok((servers, overrides))
+        let asn_db = open_asn_db(self.asn_db.as_ref(), file_asn_db)?;
+        let file_cache = file.and_then(|f| f.geoip_cache_file);
+        let geoip_cache_file = match (&self.geoip_cache_file, file_cache) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "--geoip.cache-file",
+                    "give either --geoip.cache-file or geoip_cache_file in --config.file, not both",
+                ))
+            }
+            (flag, file) => flag.clone().or(file),
+        };
+        Ok(Loaded {
+            servers,
+            overrides,
+            asn_db,
+            geoip_cache_file,
+        })
     }
 }
 
@@ -172,6 +232,8 @@ impl super::ReportArgs {
             tautulli: self.tautulli.clone(),
             server_name: "report".into(),
             geoip_override: self.geoip_override.clone(),
+            asn_db: self.asn_db.clone(),
+            geoip_cache_file: self.geoip_cache_file.clone(),
         }
     }
 }
@@ -184,6 +246,8 @@ impl ServeArgs {
             tautulli: self.tautulli.clone(),
             server_name: self.server_name.clone(),
             geoip_override: self.geo.geoip_override.clone(),
+            asn_db: self.geo.asn_db.clone(),
+            geoip_cache_file: self.geo.cache_file.clone(),
         }
     }
 }

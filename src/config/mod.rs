@@ -25,7 +25,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::tz::TimeZone;
 
 pub use detect::{parse_trusted, DetectArgs};
-pub use file::{load_config_file, parse_overrides, ConfigFile, Server, ServerEntry, ServerSource};
+pub use file::{load_config_file, parse_overrides, ConfigFile, Loaded, Server, ServerEntry, ServerSource};
 pub use refresh::{geoip_concurrency, GeoArgs, RefreshArgs};
 pub use tautulli::TautulliArgs;
 pub use units::{parse_duration, parse_size, UnitError};
@@ -113,6 +113,11 @@ pub struct ReportArgs {
     /// Locate addresses with Tautulli's get_geoip_lookup (needs Tautulli to reach plex.tv).
     #[arg(long)]
     pub geo: bool,
+    /// Local MaxMind-format ASN database (GeoLite2-ASN, DB-IP ASN Lite, ip-location-db
+    /// asn): names the network operator of every located address (shown with
+    /// --top-ips), and tells an ISP's address pool from travel.
+    #[arg(long = "asn-db", value_name = "PATH")]
+    pub asn_db: Option<PathBuf>,
     /// Pin a network's place ahead of every GeoIP provider: `CIDR=LAT,LON[,LABEL]`.
     /// Repeatable.
     #[arg(long = "geoip-override", value_name = "CIDR=LAT,LON[,LABEL]")]

@@ -18,6 +18,11 @@ pub struct GeoArgs {
     /// Fall back to Tautulli's get_geoip_lookup (plex.tv) for addresses the database lacks.
     #[arg(long = "geo")]
     pub geo: bool,
+    /// Local MaxMind-format ASN database (GeoLite2-ASN, DB-IP ASN Lite, ip-location-db
+    /// asn): names the network operator of every located address, and tells an ISP's
+    /// address pool from travel. Also `asn_db` in --config.file; re-read on reload.
+    #[arg(long = "asn-db", value_name = "PATH")]
+    pub asn_db: Option<PathBuf>,
     /// Pin a network's place ahead of every GeoIP provider: `CIDR=LAT,LON[,LABEL]`, e.g.
     /// your ISP's address pool or a relative's address. Repeatable; also `geoip_overrides`
     /// in --config.file.

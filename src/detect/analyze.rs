@@ -57,8 +57,9 @@ pub fn analyze_user(
     places: &Places,
     rules: &Rules,
 ) -> UserFinding {
-    let usage = devices::usage(sessions, strings, rules.heavy_device_plays);
-    let homes = household::households(user, sessions, rules);
+    let mut usage = devices::usage(sessions, strings, rules.heavy_device_plays);
+    devices::name_operators(&mut usage.ips, places);
+    let homes = household::households(user, sessions, places, strings, rules);
     let concurrency::Concurrency {
         overlaps,
         overlap_count,
@@ -134,6 +135,7 @@ pub fn analyze_user(
         overlaps,
         timeline,
         jumps,
+        isp_pools: homes.pools.into_iter().take(super::pool::MAX_POOLS).collect(),
         spans,
     }
 }

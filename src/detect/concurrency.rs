@@ -69,7 +69,8 @@ pub struct Overlap {
     pub second_started: i64,
     /// Effective end of the second session, epoch seconds.
     pub second_ended: i64,
-    /// Where GeoIP puts the first address ("City, Region, Country"), when located.
+    /// Where GeoIP puts the first address ("City, Region, Country", then " · AS… operator"
+    /// when an ASN database names it), when located.
     pub first_place: Option<String>,
     /// Where GeoIP puts the second address, when located.
     pub second_place: Option<String>,
@@ -152,7 +153,7 @@ fn city_place<'p>(s: &Session, places: &'p Places) -> Result<&'p Place, Distance
 /// The label of a session's place, when its address is located at all.
 fn place_label(s: &Session, places: &Places) -> Option<String> {
     s.ip.and_then(|ip| places.get(&network::canonical(ip)))
-        .map(Place::label)
+        .map(Place::label_with_network)
 }
 
 /// Unless GeoIP places the two sessions (to a city) farther apart than `km` beyond a

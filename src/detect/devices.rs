@@ -40,6 +40,12 @@ pub struct IpUsage {
     pub watch_time_seconds: u64,
     /// Platforms seen from it, sorted.
     pub platforms: Vec<String>,
+    /// Number of the autonomous system announcing it, when an ASN database knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    /// That autonomous system's organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_organization: Option<String>,
 }
 
 /// The usage summary of one user's sessions.
@@ -74,6 +80,20 @@ struct IpAcc {
     plays: u64,
     seconds: u64,
     platforms: BTreeSet<Sym>,
+}
+
+/// Name the network operator of each address that GeoIP placed with one (an ASN
+/// database is configured).
+pub fn name_operators(ips: &mut [IpUsage], places: &super::Places) {
+    for u in ips {
+        if let Some(asn) = places
+            .get(&super::network::canonical(u.ip))
+            .and_then(|p| p.asn.as_ref())
+        {
+            u.asn = Some(asn.number);
+            u.as_organization = asn.organization.clone();
+        }
+    }
 }
 
 /// Summarise `sessions` (one user's) by device and by address.
@@ -131,6 +151,8 @@ pub fn usage(sessions: &[&Session], strings: &Strings, heavy_device_plays: u32) 
                 plays: i.plays,
                 watch_time_seconds: i.seconds,
                 platforms,
+                asn: None,
+                as_organization: None,
             }
         })
         .collect();

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::concurrency::Overlap;
 use super::devices::{DeviceUsage, IpUsage};
+use super::pool::IspPool;
 use super::score::ScoreTerm;
 #[cfg(doc)]
 use super::session::Session;
@@ -168,6 +169,10 @@ pub struct UserFinding {
     /// The jumps: evidence for `teleportations`, and for `same_device_jumps` (those
     /// marked `same_device`), each list capped at [`MAX_JUMPS`].
     pub jumps: Vec<Jump>,
+    /// Networks of one ISP pool that GeoIP places apart and detection treats as one home
+    /// (the reason their overlaps and jumps are not evidence), at most
+    /// [`super::pool::MAX_POOLS`].
+    pub isp_pools: Vec<IspPool>,
     /// Every session, chronological, for the timeline picture. Left out of the `report`
     /// JSON (it would repeat the whole history); the per-user web API adds it.
     #[serde(skip)]

@@ -10,25 +10,32 @@
 //!   on cellular, a laptop on a VPN or in a hotel), so their overlaps are not sharing. A
 //!   friend's devices live elsewhere.
 //!
-//! Travel keeps the networks apart (a household's trip is still a journey); only the
-//! household of concurrent sessions is merged.
+//! - two networks of one ISP's address pool ([`super::pool`]): one home that GeoIP
+//!   places in two cities, so they are one place for travel too.
+//!
+//! Travel keeps the other networks apart (a household's trip is still a journey); only
+//! the household of concurrent sessions merges them.
 //!
 //! Sessions without an address, relayed through Plex, or from a trusted network count as
 //! no network at all: they are never evidence.
 
 use std::collections::HashMap;
 
-use super::{Network, Rules, Session, Sym, UserInfo};
+use super::pool::{self, IspPool};
+use super::{Network, Places, Rules, Session, Strings, Sym, UserInfo};
 
 /// Households of one user's sessions.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Households {
     /// Per session (same order as the input): its household network, if it can be evidence.
     pub session: Vec<Option<Network>>,
-    /// Per session: its own network before any merging (for travel), if it can be evidence.
+    /// Per session: its own network (for travel), if it can be evidence; the networks of
+    /// an ISP pool are one.
     pub network: Vec<Option<Network>>,
     /// Per device: the household where it plays most.
     pub device_home: HashMap<Sym, Network>,
+    /// The ISP pools found, the evidence for merging their networks.
+    pub pools: Vec<IspPool>,
 }
 
 impl Households {
@@ -52,9 +59,28 @@ impl Households {
 
 const DAY: i64 = 86_400;
 
-/// Compute the households of `sessions` (one user's, sorted by `started`).
-pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Households {
+/// Compute the households of `sessions` (one user's, sorted by `started`); `places`
+/// (with their operators) find ISP pools.
+pub fn households(
+    user: &UserInfo,
+    sessions: &[&Session],
+    places: &Places,
+    strings: &Strings,
+    rules: &Rules,
+) -> Households {
     let raw: Vec<Option<Network>> = sessions.iter().map(|s| rules.evidence_network(user, s)).collect();
+    let pools = if rules.isp_pools_are_one_home {
+        pool::find(
+            sessions,
+            &raw,
+            places,
+            strings,
+            rules.pause_allowance_seconds,
+            &rules.travel,
+        )
+    } else {
+        Vec::new()
+    };
 
     // Union-find over networks linked by dual-stack devices.
     let mut parent: HashMap<Network, Network> = HashMap::new();
@@ -71,6 +97,21 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
         }
         root
     }
+    let link = |parent: &mut HashMap<Network, Network>, x: Network, y: Network| {
+        let (a, b) = (find(parent, x), find(parent, y));
+        if a != b {
+            parent.insert(a.max(b), a.min(b));
+        }
+    };
+    for p in &pools {
+        link(&mut parent, p.networks[0], p.networks[1]);
+    }
+    // Travel sees a pool as one place; nothing else merges places.
+    let network: Vec<Option<Network>> = if parent.is_empty() {
+        raw.clone()
+    } else {
+        raw.iter().map(|n| n.map(|n| find(&mut parent, n))).collect()
+    };
     if rules.dual_stack_is_one_household {
         let mut last_by_device: HashMap<Sym, (i64, Network)> = HashMap::new();
         for (s, net) in sessions.iter().zip(&raw) {
@@ -81,10 +122,7 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
                     (Network::V4(_), Network::V6(_)) | (Network::V6(_), Network::V4(_))
                 );
                 if families_differ && s.started - t <= DAY {
-                    let (a, b) = (find(&mut parent, prev), find(&mut parent, net));
-                    if a != b {
-                        parent.insert(a.max(b), a.min(b));
-                    }
+                    link(&mut parent, prev, net);
                 }
             }
             last_by_device.insert(s.machine, (s.started, net));
@@ -107,10 +145,7 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
         for (i, (na, da)) in nets.iter().enumerate() {
             for (nb, db) in &nets[i + 1..] {
                 if da.iter().filter(|d| db.contains(d)).count() >= 2 {
-                    let (a, b) = (find(&mut parent, *na), find(&mut parent, *nb));
-                    if a != b {
-                        parent.insert(a.max(b), a.min(b));
-                    }
+                    link(&mut parent, *na, *nb);
                 }
             }
         }
@@ -138,8 +173,9 @@ pub fn households(user: &UserInfo, sessions: &[&Session], rules: &Rules) -> Hous
     }
     Households {
         session,
-        network: raw,
+        network,
         device_home,
+        pools,
     }
 }
 
@@ -155,12 +191,18 @@ mod tests {
         b.add(1, "tv", "81.1.1.1", 0, 600);
         b.add(1, "tv", "2a02:1::5", 3600, 600);
         b.add(1, "phone", "2a02:1::9", 7200, 600);
-        let h = households(&user(), &b.sorted(), &Rules::default());
+        let h = households(&user(), &b.sorted(), &Places::new(), &b.strings, &Rules::default());
         assert_eq!(
             h.session[0], h.session[2],
             "the phone's IPv6 home is the TV's IPv4 home"
         );
-        let reference = households(&user(), &b.sorted(), &Rules::for_profile(ScoringProfile::Reference));
+        let reference = households(
+            &user(),
+            &b.sorted(),
+            &Places::new(),
+            &b.strings,
+            &Rules::for_profile(ScoringProfile::Reference),
+        );
         assert_ne!(reference.session[0], reference.session[2]);
     }
 
@@ -179,7 +221,7 @@ mod tests {
         // A friend's TV elsewhere never sees another device.
         b.add(1, "friend-tv", "82.2.2.2", 3 * DAY, 600);
         let sorted = b.sorted();
-        let h = households(&user(), &sorted, &Rules::default());
+        let h = households(&user(), &sorted, &Places::new(), &b.strings, &Rules::default());
         let net = |ip: &str| sorted.iter().position(|s| s.ip == ip.parse().ok()).unwrap();
         assert_eq!(h.session[net("81.1.1.1")], h.session[net("81.9.9.9")]);
         assert_ne!(h.session[net("81.1.1.1")], h.session[net("82.2.2.2")]);
@@ -195,7 +237,7 @@ mod tests {
         let mut b = Builder::default();
         b.add(1, "tv", "81.1.1.1", 0, 600);
         b.add(1, "tv", "2a02:1::5", 3 * DAY, 600);
-        let h = households(&user(), &b.sorted(), &Rules::default());
+        let h = households(&user(), &b.sorted(), &Places::new(), &b.strings, &Rules::default());
         assert_ne!(h.session[0], h.session[1]);
     }
 
@@ -208,7 +250,7 @@ mod tests {
         b.add(1, "phone", "99.9.9.9", 10 * DAY, 600); // on cellular once
         b.add(1, "tv", "81.1.1.1", 11 * DAY, 600);
         b.add(1, "friend-tv", "82.2.2.2", 12 * DAY, 600);
-        let h = households(&user(), &b.sorted(), &Rules::default());
+        let h = households(&user(), &b.sorted(), &Places::new(), &b.strings, &Rules::default());
         let sym = |n: &str| {
             b.sessions
                 .iter()
@@ -234,7 +276,7 @@ mod tests {
         b.add(1, "c", "85.10.0.7", 20, 600);
         b.add(1, "d", "90.100.1.1", 30, 600);
         b.add(1, "e", "82.2.2.2", 40, 600);
-        let h = households(&user(), &b.sorted(), &rules);
+        let h = households(&user(), &b.sorted(), &Places::new(), &b.strings, &rules);
         assert_eq!(h.session[..4], [None, None, None, None]);
         assert!(h.session[4].is_some());
     }

@@ -87,6 +87,7 @@ fn digest(user: &UserInfo, sessions: &[&Session], strings: &Strings, places: &Pl
                 (&p.city, &p.region, &p.country, &p.country_code).hash(&mut h);
                 (p.latitude.to_bits(), p.longitude.to_bits()).hash(&mut h);
                 p.accuracy_radius_km.map(f64::to_bits).hash(&mut h);
+                p.asn.hash(&mut h);
             }
         }
     }
@@ -159,6 +160,16 @@ mod tests {
         assert_eq!(prev.analysed, 1);
         // GeoIP now knows where an address is.
         places.insert("82.2.2.2".parse().unwrap(), place("London", 51.5, -0.12));
+        prev = run(&b, &places, &prev);
+        check(&prev, &b, &places);
+        assert_eq!(prev.analysed, 1);
+        // An ASN database now names the address's operator.
+        if let Some(p) = places.get_mut(&"82.2.2.2".parse().unwrap()) {
+            p.asn = Some(crate::detect::Asn {
+                number: 5089,
+                organization: Some("Virgin Media".into()),
+            });
+        }
         prev = run(&b, &places, &prev);
         check(&prev, &b, &places);
         assert_eq!(prev.analysed, 1);

@@ -29,7 +29,8 @@ pub fn worth_locating(ip: IpAddr, relayed: bool, user: Option<&UserInfo>, truste
 }
 
 /// Labels for every address of `findings`, as the reference script showed them with
-/// `--geo`: `LAN` for private addresses, the place, or `Unknown`.
+/// `--geo`: `LAN` for private addresses, the place (with its network operator when an
+/// ASN database names it), or `Unknown`.
 pub fn location_labels<F: std::borrow::Borrow<UserFinding>>(
     findings: &[F],
     places: &Places,
@@ -43,7 +44,7 @@ pub fn location_labels<F: std::borrow::Borrow<UserFinding>>(
                 } else {
                     places
                         .get(&network::canonical(u.ip))
-                        .map(|p| p.label())
+                        .map(|p| p.label_with_network())
                         .unwrap_or_else(|| "Unknown".into())
                 }
             });

@@ -11,6 +11,7 @@
 //! - [`incremental`]: re-analysing only the users whose sessions changed.
 //! - [`network`]: which household an address belongs to.
 //! - [`devices`]: per-device and per-address usage.
+//! - [`pool`]: ISP address pools GeoIP splits between cities (one home, not travel).
 //! - [`household`]: which household each session counts as.
 //! - [`concurrency`]: streams from different devices *and* networks at the same time.
 //! - [`travel`]: impossible travel ("teleportation") between located sessions.
@@ -26,6 +27,7 @@ pub mod household;
 pub mod incremental;
 pub mod locate;
 pub mod network;
+pub mod pool;
 pub mod ranking;
 pub mod score;
 pub mod travel;
@@ -44,7 +46,8 @@ pub use concurrency::{DistanceUnknown, Overlap};
 pub use devices::{DeviceUsage, IpUsage};
 pub use finding::{Span, TimelineEntry, UserFinding, MAX_JUMPS, MAX_OVERLAPS, MAX_TIMELINE};
 pub use network::Network;
+pub use pool::IspPool;
 pub use rules::{Rules, Trusted};
 pub use score::{ScoreTerm, Scoring, ScoringProfile, Weights};
-pub use session::{Place, Places, Session, Strings, Sym, UserInfo};
+pub use session::{Asn, Place, Places, Session, Strings, Sym, UserInfo};
 pub use travel::{Jump, JumpEnd, TravelRules};

@@ -73,6 +73,9 @@ pub struct Rules {
     /// Devices that play mostly from the same household are one household even when one
     /// of them is elsewhere (cellular, VPN, hotel): their overlaps are not evidence.
     pub devices_at_home_are_one_household: bool,
+    /// Two networks of one operator and country that a device keeps switching between
+    /// impossibly fast are one home (an ISP pool GeoIP splits): see [`super::pool`].
+    pub isp_pools_are_one_home: bool,
     /// Impossible-travel thresholds.
     pub travel: TravelRules,
     /// The score formula.
@@ -103,6 +106,7 @@ impl Rules {
                 regular_network_plays: REGULAR_NETWORK_PLAYS,
                 dual_stack_is_one_household: false,
                 devices_at_home_are_one_household: false,
+                isp_pools_are_one_home: false,
                 travel: TravelRules {
                     same_device_counts: true,
                     cellular_is_a_region: false,
@@ -123,6 +127,7 @@ impl Rules {
                 regular_network_plays: REGULAR_NETWORK_PLAYS,
                 dual_stack_is_one_household: true,
                 devices_at_home_are_one_household: true,
+                isp_pools_are_one_home: true,
                 travel: TravelRules::default(),
                 scoring,
                 min_score: 30.0,

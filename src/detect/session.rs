@@ -154,6 +154,31 @@ pub struct Place {
     pub longitude: f64,
     /// GeoIP accuracy radius, km, when the database has one.
     pub accuracy_radius_km: Option<f64>,
+    /// The network operator announcing the address, when an ASN database is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<Asn>,
+}
+
+/// An autonomous system: the network operator (an ISP, a carrier, a VPN host) that
+/// announces an address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub struct Asn {
+    /// AS number.
+    pub number: u32,
+    /// Its organisation, as the database names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+impl std::fmt::Display for Asn {
+    /// `AS3320 Deutsche Telekom AG`, or `AS3320` without a name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AS{}", self.number)?;
+        match self.organization.as_deref().filter(|o| !o.is_empty()) {
+            Some(org) => write!(f, " {org}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Place {
@@ -178,6 +203,26 @@ impl Place {
         } else {
             parts.join(", ")
         }
+    }
+
+    /// [`Place::label`] followed by the network operator when it is known
+    /// (`Berlin, Germany · AS3320 Deutsche Telekom AG`): how an address's place is shown
+    /// wherever the address is.
+    pub fn label_with_network(&self) -> String {
+        match &self.asn {
+            Some(asn) => format!("{} · {asn}", self.label()),
+            None => self.label(),
+        }
+    }
+
+    /// Both places are announced by one network operator in one country: what an ISP's
+    /// address pool looks like (a big ISP serves a whole country, so this alone never
+    /// makes two places one home).
+    pub fn same_operator_and_country(&self, other: &Place) -> bool {
+        let asn = matches!((&self.asn, &other.asn), (Some(a), Some(b)) if a.number == b.number);
+        let country =
+            matches!((&self.country_code, &other.country_code), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+        asn && country
     }
 }
 

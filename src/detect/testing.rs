@@ -61,5 +61,6 @@ pub fn place(city: &str, lat: f64, lon: f64) -> Place {
         latitude: lat,
         longitude: lon,
         accuracy_radius_km: None,
+        asn: None,
     }
 }

@@ -117,6 +117,12 @@ pub struct Jump {
     /// Both ends are one device and the jump is counted apart from teleportations (a
     /// VPN or proxy, most likely); false for teleportations.
     pub same_device: bool,
+    /// A same-device jump that an ASN database shows is not one operator's address pool
+    /// (the two ends' operators, or their countries, differ): one end is a VPN or proxy
+    /// exit, not a trip. (Two networks of one operator in one country that a device
+    /// keeps switching between are an ISP pool instead, and no jump at all: see
+    /// [`super::pool`].)
+    pub likely_vpn_exit: bool,
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius 6371 km).
@@ -255,6 +261,10 @@ pub fn find_jumps(
             hours,
             speed_kmh,
             same_device,
+            likely_vpn_exit: same_device
+                && a.place.asn.is_some()
+                && b.place.asn.is_some()
+                && !a.place.same_operator_and_country(b.place),
         });
     }
     jumps

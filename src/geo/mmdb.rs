@@ -110,6 +110,7 @@ fn place_from_record(r: &Value) -> Option<Place> {
         longitude,
         // 0 means "no radius"; a negative one is kept so the range check rejects the record.
         accuracy_radius_km: number(location.and_then(|l| l.get("accuracy_radius"))).filter(|a| *a != 0.0),
+        asn: None,
     })
 }
 

@@ -2,12 +2,15 @@
 //! `get_geoip_lookup` as a fallback, or a fixed table for the demo) behind a moka cache
 //! that coalesces concurrent lookups of one address and keeps failures for a shorter
 //! time so a dead provider is not hammered. Private addresses are never looked up;
-//! places the owner pins ([`overrides`]) are answered before any provider.
+//! places the owner pins ([`overrides`]) are answered before any provider. An ASN
+//! database ([`asn`]) adds the network operator to every place answered, cached or not,
+//! so a database swapped on reload applies at once.
 //!
 //! Every answer is range-checked ([`check_place`]) before it is used: a coordinate off
 //! the globe is a broken provider, not a place, and the map and travel maths downstream
 //! may then rely on real coordinates.
 
+pub mod asn;
 pub mod mmdb;
 pub mod overrides;
 pub mod store;
@@ -24,6 +27,7 @@ use moka::Expiry;
 use crate::detect::{network, Place, Places};
 use crate::tautulli;
 
+pub use asn::AsnDb;
 pub use mmdb::MmdbProvider;
 pub use overrides::{Override, OverrideError, Overrides};
 
@@ -202,6 +206,7 @@ impl std::fmt::Debug for Locator {
         let names: Vec<&str> = self.providers.iter().map(Provider::name).collect();
         f.debug_struct("Locator")
             .field("providers", &names)
+            .field("asn", &self.asn_db().map(|db| db.path().to_path_buf()))
             .field("overrides", &self.overrides().len())
             .finish()
     }
@@ -214,6 +219,8 @@ pub struct Locator {
     providers: Arc<Vec<Provider>>,
     /// Pinned places, asked first; swapped whole on reload.
     overrides: Arc<RwLock<Arc<Overrides>>>,
+    /// Who announces an address (`--asn-db`); swapped whole on reload.
+    asn: Arc<RwLock<Option<AsnDb>>>,
     file: Option<Arc<CacheFile>>,
     capacity: u64,
     stats: Arc<LookupStats>,
@@ -234,6 +241,7 @@ impl Locator {
             cache,
             providers: Arc::new(providers),
             overrides: Arc::default(),
+            asn: Arc::default(),
             file: None,
             capacity: opts.capacity,
             stats: Arc::new(LookupStats::default()),
@@ -316,6 +324,40 @@ impl Locator {
         *current = Arc::new(overrides);
     }
 
+    /// Name the network operator of every place with `db` (`None`: stop), in every
+    /// clone of this locator.
+    pub fn set_asn_db(&self, db: Option<AsnDb>) {
+        *self.asn.write().unwrap_or_else(|p| p.into_inner()) = db;
+    }
+
+    /// The ASN database in force.
+    pub fn asn_db(&self) -> Option<AsnDb> {
+        self.asn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `place` with its network operator, when an ASN database is in force and knows
+    /// `ip`. Counted as provider `asn` in the lookup statistics.
+    fn with_operator(&self, ip: IpAddr, place: Arc<Place>) -> Arc<Place> {
+        let Some(db) = self.asn_db() else { return place };
+        match db.lookup(ip) {
+            Ok(Some(asn)) => {
+                self.stats.add("asn", "hit");
+                let mut named = (*place).clone();
+                named.asn = Some(asn);
+                Arc::new(named)
+            }
+            Ok(None) => {
+                self.stats.add("asn", "miss");
+                place
+            }
+            Err(e) => {
+                self.stats.add("asn", "error");
+                tracing::debug!(%ip, error = %e, "ASN lookup failed");
+                place
+            }
+        }
+    }
+
     /// The pinned places in force.
     pub fn overrides(&self) -> Arc<Overrides> {
         self.overrides.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -373,7 +415,7 @@ impl Locator {
         let ip = network::canonical(ip);
         if let Some(place) = self.overrides().find(ip) {
             self.stats.add("override", "hit");
-            return Some(place.clone());
+            return Some(self.with_operator(ip, place.clone()));
         }
         if self.providers.is_empty() {
             return None;
@@ -385,7 +427,7 @@ impl Locator {
             // Inserted just now: the file lacks it.
             file.dirty.store(true, std::sync::atomic::Ordering::Release);
         }
-        entry.into_value().place
+        entry.into_value().place.map(|p| self.with_operator(ip, p))
     }
 
     async fn ask_providers(&self, ip: IpAddr) -> Located {

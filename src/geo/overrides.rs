@@ -77,6 +77,7 @@ impl Override {
             latitude: number(lat, "latitude")?,
             longitude: number(lon, "longitude")?,
             accuracy_radius_km: None,
+            asn: None,
         };
         if let Err(field) = check_place(&place) {
             return Err(OverrideError::Coordinate {

@@ -32,6 +32,7 @@ async fn second_lookup_of_an_address_is_a_cache_hit() {
 fn at(lat: f64, lon: f64, radius: Option<f64>) -> Place {
     Place {
         accuracy_radius_km: radius,
+        asn: None,
         ..place("Somewhere", lat, lon)
     }
 }

@@ -106,6 +106,23 @@ pub fn device_report(
                 writeln!(out, "        Devices: {} -> {}", Shown(&f.platform), Shown(&t.platform))?;
             }
         }
+        // Never in the reference profile, whose report this block reproduces.
+        if !r.isp_pools.is_empty() {
+            writeln!(out, "\n    ONE HOME, TWO PLACES (ISP address pools, not evidence):")?;
+            for p in &r.isp_pools {
+                writeln!(
+                    out,
+                    "      {} ({})  <->  {} ({})  —  {:.0} km apart, {} switches on {}",
+                    p.networks[0],
+                    Shown(&p.places[0]),
+                    p.networks[1],
+                    Shown(&p.places[1]),
+                    p.distance_km,
+                    p.switches,
+                    Shown(&p.machine_id)
+                )?;
+            }
+        }
         writeln!(out, "\n{THIN}\n")?;
     }
     Ok(())

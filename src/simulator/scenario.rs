@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::rng::Rng;
 use super::{geo_row, user_row, Dataset, SessionSpec};
-use crate::detect::Place;
+use crate::detect::{Asn, Place};
 
 /// Which users were built to share and which to be honest.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,6 +109,11 @@ impl Builder {
                     latitude: lat,
                     longitude: lon,
                     accuracy_radius_km: Some(20.0),
+                    // One made-up ISP per city, from the private-use AS numbers.
+                    asn: Some(Asn {
+                        number: 64_512 + (city % CITIES.len()) as u32,
+                        organization: Some(format!("{name} Broadband")),
+                    }),
                 },
             );
             self.data
@@ -341,6 +346,27 @@ pub fn demo(now: i64, seed: u64) -> Scenario {
             }
         }
     }
+    // A home on an ISP whose address pool GeoIP splits between Chicago and Los Angeles:
+    // the router's address moves mid-evening, so the phone starts on the other half while
+    // the TV's session still shows the first. One home (an ISP pool), never flagged.
+    let pooled = b.user(2007, "ruth.p", "Ruth P.");
+    planted.honest.push(pooled);
+    let (first, second) = (b.public_ip(1), b.public_ip(2));
+    for ip in [&first, &second] {
+        if let Some(p) = ip.parse().ok().and_then(|ip: IpAddr| b.places.get_mut(&ip)) {
+            p.asn = Some(Asn {
+                number: 64_600,
+                organization: Some("Midwest Cable".into()),
+            });
+        }
+    }
+    for day in 1..days {
+        let t = b.evening(day, 0);
+        b.play(pooled, "TV", "Roku", &first, t, 2 * 3600, 0);
+        b.play(pooled, "Phone", "iOS", &second, t + 5400, 3600, 0);
+        b.play(pooled, "TV", "Roku", &second, t + 3 * 3600, 3600, 0);
+    }
+
     // Right now: a sharer streaming from two homes, an ordinary user at home.
     let (ip_a, ip_b) = (b.public_ip(0), b.public_ip(5));
     b.live(1001, "LivingRoom-TV", "Roku", &ip_a);

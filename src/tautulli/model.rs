@@ -132,6 +132,7 @@ impl GeoRow {
             country: self.country,
             country_code: self.code,
             accuracy_radius_km: self.accuracy.filter(|a| *a > 0.0),
+            asn: None,
         })
     }
 }

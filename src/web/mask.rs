@@ -54,8 +54,17 @@ impl IpView {
         }
     }
 
+    /// A household network as the reports show it (an IPv4 one is one address).
+    pub fn household(self, net: Network) -> String {
+        match net {
+            Network::V4(v4) if self.mask => mask_ip(IpAddr::V4(v4)),
+            _ => net.to_string(),
+        }
+    }
+
     /// Mask every address in a report JSON document in place: the values of `ip`,
-    /// `first_ip`, `second_ip`, `network` and `ips`, and the keys of `ip_locations`.
+    /// `first_ip`, `second_ip`, `network`, `ips` and `networks`, and the keys of
+    /// `ip_locations`.
     /// The walk is by key name, so it covers every shape the reports emit
     /// ([`crate::detect::UserFinding`] and its parts).
     pub fn json(self, v: &mut Value) {
@@ -81,7 +90,7 @@ fn mask_value(v: &mut Value) {
                     "ip" | "first_ip" | "second_ip" | "network" | "first_network" | "second_network" => {
                         mask_string(value)
                     }
-                    "ips" => {
+                    "ips" | "networks" => {
                         if let Value::Array(items) = value {
                             items.iter_mut().for_each(mask_string);
                         }
@@ -141,6 +150,8 @@ mod tests {
         assert_eq!(v.network(ip("81.1.2.3")), "81.1.x.x");
         assert_eq!(v.network(ip("10.0.0.1")), "LAN");
         assert_eq!(v.network(ip("2a02::1")), "2a02::/64");
+        assert_eq!(v.household(Network::of(ip("73.1.1.1"))), "73.1.x.x");
+        assert_eq!(v.household(Network::Lan), "LAN");
     }
 
     #[test]
@@ -152,6 +163,7 @@ mod tests {
             "overlaps": [{"first_ip": "81.1.2.3", "second_ip": "2a02::5", "seconds": 60}],
             "timeline": [{"ip": null}],
             "jumps": [{"from": {"ip": "81.1.2.3"}, "to": {"ip": "82.2.2.2"}}],
+            "isp_pools": [{"networks": ["73.1.1.1", "2a02:1:2:3::/64"]}],
             "ip_locations": {"82.2.2.2": "London"}
         });
         IpView { mask: true }.json(&mut doc);
@@ -159,7 +171,7 @@ mod tests {
         let mut rest = doc.clone();
         rest["user"] = Value::Null;
         let text = rest.to_string();
-        for whole in ["81.1.2.3", "82.2.2.2", "10.0.0.7", "192.168.1.2", "2a02::5"] {
+        for whole in ["81.1.2.3", "82.2.2.2", "10.0.0.7", "192.168.1.2", "2a02::5", "73.1.1.1"] {
             assert!(!text.contains(whole), "{whole} in {text}");
         }
         assert_eq!(doc["device_usage"][0]["ips"][0], "81.1.x.x");
@@ -167,6 +179,7 @@ mod tests {
         assert_eq!(doc["overlaps"][0]["second_ip"], "2a02::/64");
         assert_eq!(doc["jumps"][0]["to"]["ip"], "82.2.x.x");
         assert_eq!(doc["ip_locations"]["82.2.x.x"], "London");
+        assert_eq!(doc["isp_pools"][0]["networks"], json!(["73.1.x.x", "2a02:1:2:3::/64"]));
         assert!(doc["timeline"][0]["ip"].is_null());
     }
 }

@@ -77,6 +77,11 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         format!("servers:\n  - name: home\n    url: ftp://x\n    api_key: {CFG_KEY}\n"),
     );
     let file_no_key = yaml("no-key.yml", format!("servers:\n  - name: home\n    url: {url}\n"));
+    let file_asn_db = yaml(
+        "asn-db.yml",
+        format!("servers:\n  - name: home\n    url: {url}\n    api_key: {CFG_KEY}\nasn_db: /nonexistent/asn.mmdb\n"),
+    );
+    let not_mmdb = yaml("not.mmdb", "not a database".into());
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -311,6 +316,21 @@ async fn every_configuration_error_is_one_line_exit_2_and_nothing_starts() {
         what: "no key in the configuration file",
         args: with_file(&file_no_key),
         want: format!("error: --config.file: {file_no_key}: servers[0].api_key: missing"),
+    });
+    cases.push(Case {
+        what: "unreadable asn_db in the configuration file",
+        args: with_file(&file_asn_db),
+        want: format!("error: --config.file: {file_asn_db}: asn_db: cannot open GeoIP database /nonexistent/asn.mmdb"),
+    });
+    cases.push(Case {
+        what: "--asn-db beside the file's asn_db",
+        args: [with_file(&file_asn_db), vec!["--asn-db".into(), not_mmdb.clone()]].concat(),
+        want: "error: --asn-db: give either --asn-db or asn_db in --config.file, not both".into(),
+    });
+    cases.push(Case {
+        what: "--asn-db that is no database",
+        args: serve(&["--asn-db", &not_mmdb]),
+        want: format!("error: --asn-db: cannot open GeoIP database {not_mmdb}"),
     });
     cases.push(Case {
         what: "missing configuration file",

@@ -225,6 +225,25 @@ pub fn write_geoip2_city(path: &Path) {
     std::fs::write(path, w.to_bytes().unwrap()).unwrap();
 }
 
+/// Write a tiny GeoLite2-ASN-layout database to `path`: New York's 81.1.1.0/24 on
+/// Comcast (AS7922), London's 82.2.2.0/24 on Virgin Media (AS5089).
+pub fn write_asn_db(path: &Path) {
+    use serde_json::json;
+    let mut w = mmdb_writer::Writer::new("GeoLite2-ASN");
+    let asn = |n: u32, org: &str| json!({"autonomous_system_number": n, "autonomous_system_organization": org});
+    w.insert(
+        "81.1.1.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &asn(7922, "Comcast Cable Communications, LLC"),
+    )
+    .unwrap();
+    w.insert(
+        "82.2.2.0/24".parse::<ipnet::IpNet>().unwrap(),
+        &asn(5089, "Virgin Media Limited"),
+    )
+    .unwrap();
+    std::fs::write(path, w.to_bytes().unwrap()).unwrap();
+}
+
 /// Write a tiny DB-IP "ip-location-db" flat city database to `path`.
 pub fn write_dbip_flat(path: &Path) {
     use serde_json::json;

@@ -8,6 +8,7 @@ mod faults;
 mod helpers;
 mod hostile_geo;
 mod layering;
+mod operators;
 mod pages;
 mod parity;
 mod prometheus_e2e;

@@ -288,3 +288,64 @@ async fn a_reload_puts_new_geoip_overrides_in_force() {
         "{m}"
     );
 }
+
+/// The configuration file's `asn_db` names operators, and a reload that adds it puts it
+/// in force without a restart: the JSON, the user page and the lookup counters show it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_puts_an_asn_database_in_force() {
+    let (_fake, url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
+    let dir = TempDir::new("reload-asn");
+    let (cfg, asn) = (dir.0.join("servers.yml"), dir.0.join("asn.mmdb"));
+    write_asn_db(&asn);
+    let write = |asn_db: Option<&std::path::Path>| {
+        let mut text = format!(
+            "servers:\n  - name: home\n    url: {url}\n    api_key: {KEY}\ngeoip_overrides:\n  - '81.1.0.0/16=40.7,-74.0,Home'\n"
+        );
+        if let Some(path) = asn_db {
+            text.push_str(&format!("asn_db: {}\n", path.display()));
+        }
+        std::fs::write(&cfg, text).unwrap();
+    };
+    write(None);
+    let exp = Exporter::spawn(
+        &["--config.file", cfg.to_str().unwrap(), "--refresh-interval", "1s"],
+        &[],
+    )
+    .await;
+    exp.wait_ready().await;
+    let label = || async {
+        let (_, body) = exp.get(&format!("/api/v1/users/home/{SHARER}")).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["ip_locations"]["81.1.1.1"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(label().await, "Home");
+
+    write(Some(&asn));
+    let r = exp.http.post(format!("{}/-/reload", exp.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let named = "Home · AS7922 Comcast Cable Communications, LLC";
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = label().await;
+        if seen == named {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, named, "the next refresh names the operator");
+    let (_, page) = exp.get(&format!("/users/home/{SHARER}")).await;
+    assert!(page.contains("AS7922 Comcast Cable Communications, LLC"), "{page}");
+    let (_, m) = exp.get("/metrics").await;
+    assert!(
+        m.contains(r#"plex_sharing_geoip_lookups_total{provider="asn",outcome="hit"}"#),
+        "{m}"
+    );
+
+    // A file whose asn_db cannot be opened is refused, naming the file and the key.
+    write(Some(&dir.0.join("missing.mmdb")));
+    let r = exp.http.post(format!("{}/-/reload", exp.url)).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("asn_db"), "{text}");
+    assert_eq!(label().await, named, "the running database stays");
+}

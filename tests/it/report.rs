@@ -248,6 +248,58 @@ async fn dbip_flat_layout_databases_work_too() {
     assert!(r.stdout.contains("Devices: Roku -> iOS"), "{}", r.stdout);
 }
 
+/// `--asn-db` names the operator beside every located address: in the JSON's
+/// `ip_usage`, its `ip_locations`, both ends of each jump, and the text `--top-ips`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_asn_database_names_the_operator_wherever_an_address_is_shown() {
+    let dir = TempDir::new("asn");
+    let (city, asn) = (dir.0.join("city.mmdb"), dir.0.join("asn.mmdb"));
+    write_geoip2_city(&city);
+    write_asn_db(&asn);
+    let (_fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    let dbs = ["--geoip-db", city.to_str().unwrap(), "--asn-db", asn.to_str().unwrap()];
+    let r = report(&url, &[&dbs[..], &["--format", "json"]].concat()).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    let s = user(&doc, SHARER);
+    let ny = s["ip_usage"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["ip"] == "81.1.1.1"))
+        .expect("the sharer's New York address");
+    assert_eq!(ny["asn"], 7922);
+    assert_eq!(ny["as_organization"], "Comcast Cable Communications, LLC");
+    assert_eq!(
+        s["ip_locations"]["81.1.1.1"],
+        "New York, New York, United States · AS7922 Comcast Cable Communications, LLC"
+    );
+    let j = &s["jumps"][0];
+    let operators = [&j["from"]["place"]["asn"]["number"], &j["to"]["place"]["asn"]["number"]];
+    assert!(operators.contains(&&serde_json::json!(7922)), "{j}");
+    assert!(operators.contains(&&serde_json::json!(5089)), "{j}");
+    // Paris is in the city database but not the ASN one: located, no operator.
+    let paris = doc["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|u| u["ip_usage"].as_array().into_iter().flatten())
+        .find(|u| u["ip"] == "93.3.3.3")
+        .expect("someone streams from Paris");
+    assert!(paris.get("asn").is_none(), "{paris}");
+
+    let r = report(&url, &[&dbs[..], &["--top-ips"]].concat()).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("82.2.2.2 (London, England, United Kingdom · AS5089 Virgin Media Limited)"),
+        "{}",
+        r.stdout
+    );
+
+    let r = report(&url, &["--asn-db", "/nonexistent/asn.mmdb"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--asn-db"), "{}", r.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn geo_flag_uses_tautulli_lookup_once_per_public_address() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;

@@ -658,3 +658,40 @@ async fn a_restart_with_a_geoip_cache_file_asks_no_provider_again() {
     let (_, user) = second.get(&format!("/api/v1/users/home/{SHARER}")).await;
     assert!(user.contains("New York"), "{user}");
 }
+
+/// `geoip_cache_file` in the configuration file is the same cache as the flag: a start
+/// from the file reuses what a start with the flag wrote.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_configuration_file_names_the_geoip_cache_file_too() {
+    let (fake, url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
+    let dir = TempDir::new("serve-geoip-cache-cfg");
+    let cache = dir.0.join("geoip-cache.json");
+    let first = Exporter::start(&url, KEY, &["--geo", "--geoip.cache-file", cache.to_str().unwrap()]).await;
+    first.wait_ready().await;
+    for _ in 0..100 {
+        if std::fs::read_to_string(&cache).is_ok_and(|t| t.contains("81.1.1.1")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.stop().await;
+    let asked = fake.count("get_geoip_lookup");
+    assert_eq!(asked, 4);
+
+    let cfg = dir.0.join("servers.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "servers:\n  - name: home\n    url: {url}\n    api_key: {KEY}\ngeoip_cache_file: {}\n",
+            cache.display()
+        ),
+    )
+    .unwrap();
+    let second = Exporter::spawn(&["--config.file", cfg.to_str().unwrap(), "--geo"], &[]).await;
+    second.wait_ready().await;
+    assert_eq!(
+        fake.count("get_geoip_lookup"),
+        asked,
+        "read from the file the config names"
+    );
+}

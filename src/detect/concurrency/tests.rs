@@ -10,8 +10,8 @@ use super::super::{Rules, ScoringProfile};
 fn run(b: &Builder, min_overlap: u32) -> Concurrency {
     let rules = Rules::for_profile(ScoringProfile::Reference);
     let sorted = b.sorted();
-    let h = households(&user(), &sorted, &rules);
     let places = Places::new();
+    let h = households(&user(), &sorted, &places, &b.strings, &rules);
     let r = OverlapRules {
         cellular_regions: true,
         pause_allowance: 0,
@@ -29,7 +29,7 @@ fn run(b: &Builder, min_overlap: u32) -> Concurrency {
 fn run_evidence(b: &Builder, places: &Places) -> Concurrency {
     let rules = Rules::default();
     let sorted = b.sorted();
-    let h = households(&user(), &sorted, &rules);
+    let h = households(&user(), &sorted, places, &b.strings, &rules);
     let r = OverlapRules {
         cellular_regions: true,
         pause_allowance: rules.pause_allowance_seconds,
@@ -112,7 +112,7 @@ fn an_overlap_located_closer_than_the_minimum_distance_is_nearby_not_concurrent(
     let (b, places) = two_places(Some(5.0));
     let sorted = b.sorted();
     let rules = Rules::for_profile(ScoringProfile::Reference);
-    let h = households(&user(), &sorted, &rules);
+    let h = households(&user(), &sorted, &places, &b.strings, &rules);
     let r = OverlapRules {
         cellular_regions: true,
         pause_allowance: 0,

@@ -226,6 +226,7 @@ mod tests {
             hours: 1.0,
             speed_kmh: 5570.0,
             same_device: false,
+            likely_vpn_exit: false,
         }
     }
 

@@ -2,7 +2,8 @@
 //! order and its head; each section has its own function:
 //! - [`summary`]: the cards and the score explained term by term;
 //! - [`picture`]: the timeline picture and its legend;
-//! - [`travel`]: the teleportation events and their map, and the same-device jumps;
+//! - [`travel`]: the teleportation events and their map, the same-device jumps and the
+//!   ISP pools;
 //! - [`reports`]: the reference script's three reports (devices, concurrent-session
 //!   timeline, IP usage).
 
@@ -73,6 +74,7 @@ pub fn user_on_servers(
         (reports::devices(&page))
         (travel::teleportations(&page))
         (travel::same_device(&page))
+        (travel::isp_pools(&page))
         (reports::concurrent(&page))
         (reports::ips(&page))
     };

@@ -1,5 +1,6 @@
-//! The teleportation events of a user's report (the map and one row per jump), and the
-//! same-device jumps, shown apart because they point at a VPN rather than at sharing.
+//! The teleportation events of a user's report (the map and one row per jump), the
+//! same-device jumps, shown apart because they point at a VPN rather than at sharing,
+//! and the ISP pools that made two places one home.
 
 use maud::{html, Markup, PreEscaped};
 
@@ -66,7 +67,10 @@ pub(super) fn same_device(page: &Page) -> Markup {
         @for j in f.jumps.iter().filter(|j| j.same_device) {
             tr {
                 (jump_cells(s, j))
-                td class="nw" { (j.from.platform) div class="muted" { (j.from.machine_id) } }
+                td class="nw" {
+                    (j.from.platform) div class="muted" { (j.from.machine_id) }
+                    @if j.likely_vpn_exit { div { "VPN or proxy exit: the ends' operators or countries differ" } }
+                }
             }
         }
     };
@@ -90,10 +94,46 @@ pub(super) fn same_device(page: &Page) -> Markup {
     }
 }
 
+#[rustfmt::skip]
+const POOLS: [Col; 5] = [
+    Col::text("Networks"), Col::text("Where GeoIP puts them"), Col::num("Apart"), Col::num("Switches"),
+    Col::text("Device"),
+];
+
+/// Networks of one operator that a device kept switching between faster than anyone
+/// travels: one home GeoIP splits, so its overlaps and jumps are not evidence. Shown so
+/// the owner sees why.
+pub(super) fn isp_pools(page: &Page) -> Markup {
+    let Page { s, f, .. } = page;
+    if f.isp_pools.is_empty() {
+        return html! {};
+    }
+    let rows = html! {
+        @for p in &f.isp_pools {
+            tr {
+                td class="nw" { (s.ips.household(p.networks[0])) br; (s.ips.household(p.networks[1])) }
+                td { (p.places[0]) br; (p.places[1]) }
+                td class="num" { (format!("{:.0} km", p.distance_km)) }
+                td class="num" { (p.switches) }
+                td class="nw" { (p.machine_id) }
+            }
+        }
+    };
+    html! {
+        h2 id="isp-pools" { "One home, two places: ISP address pools (" (f.isp_pools.len()) ")" }
+        p class="sub" {
+            "Two networks of one operator in one country that a device kept switching between "
+            "faster than anyone travels: one home whose addresses GeoIP places apart. Their overlaps "
+            "and jumps count as one home. One operator alone never joins two homes."
+        }
+        (table(Some("isp-pools"), &POOLS, rows, None))
+    }
+}
+
 /// The cells both jump tables share: each end (time, place, address), then distance,
 /// time between and speed.
 fn jump_cells(s: &Settings, j: &Jump) -> Markup {
-    let end = |e: &JumpEnd| html! { span class="nw" { (fmt_utc(e.time)) } br; (e.place.label()) div class="muted" { (s.ips.ip(e.ip)) } };
+    let end = |e: &JumpEnd| html! { span class="nw" { (fmt_utc(e.time)) } br; (e.place.label_with_network()) div class="muted" { (s.ips.ip(e.ip)) } };
     html! {
         td { (end(&j.from)) }
         td { (end(&j.to)) }
