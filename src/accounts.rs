@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
+use crate::detect::incremental::Analysis;
 use crate::detect::{self, AccountFinding, Rules, ServerWindow};
 use crate::snapshot::Snapshot;
 
@@ -20,6 +20,9 @@ pub struct Accounts {
     /// sections and the JSON read them as they read a server's: location labels of
     /// their addresses, the union of the windows, no live streams.
     pub view: Snapshot,
+    /// The analysis behind `accounts`, so the next assembly re-analyses only the
+    /// accounts whose sessions changed.
+    pub analysis: Analysis,
 }
 
 impl Accounts {
@@ -38,9 +41,11 @@ impl Accounts {
 /// failed (the snapshot is then stale).
 pub type Part<'a> = (&'a str, &'a Snapshot, bool);
 
-/// The account view over `servers` by `rules`. Snapshots without kept sessions add
-/// nothing; fewer than two with sessions make no accounts.
-pub fn assemble(servers: &[Part], rules: &Rules) -> Accounts {
+/// The account view over `servers` by `rules`, reusing the findings of `previous` (the
+/// last assembly's analysis, by the same rules) for accounts whose sessions did not
+/// change. Snapshots without kept sessions add nothing; fewer than two with sessions make
+/// no accounts.
+pub fn assemble(servers: &[Part], rules: &Rules, previous: &Analysis) -> Accounts {
     let windows: Vec<ServerWindow> = servers
         .iter()
         .filter_map(|(name, snap, stale)| {
@@ -59,7 +64,7 @@ pub fn assemble(servers: &[Part], rules: &Rules) -> Accounts {
     if windows.len() < 2 {
         return Accounts::default();
     }
-    let accounts = detect::accounts::accounts(&windows, rules);
+    let (accounts, analysis) = detect::accounts::accounts_changed(&windows, rules, previous);
     let mut locations: HashMap<IpAddr, String> = HashMap::new();
     for a in &accounts {
         for u in &a.finding.ip_usage {
@@ -74,11 +79,15 @@ pub fn assemble(servers: &[Part], rules: &Rules) -> Accounts {
     });
     let view = Snapshot {
         server: "accounts".into(),
-        findings: accounts.iter().map(|a| Arc::new(a.finding.clone())).collect(),
+        findings: accounts.iter().map(|a| a.finding.clone()).collect(),
         locations,
         window,
         generated_at: servers.iter().map(|(_, snap, _)| snap.generated_at).max().unwrap_or(0),
         ..Snapshot::default()
     };
-    Accounts { accounts, view }
+    Accounts {
+        accounts,
+        view,
+        analysis,
+    }
 }

@@ -236,7 +236,7 @@ async fn run_report_servers(args: ReportArgs, out: &mut dyn Write) -> Result<(),
         return Err(AppError::UnknownUser(user.clone()));
     }
     let parts: Vec<crate::accounts::Part> = reports.iter().map(|(n, _, s)| (*n, s, false)).collect();
-    let accounts = crate::accounts::assemble(&parts, &rules);
+    let accounts = crate::accounts::assemble(&parts, &rules, &Default::default());
     let generated_at = Timestamp::now().as_second();
     let context = |locations: &std::collections::HashMap<std::net::IpAddr, String>, window| Context {
         tz: tz.clone(),

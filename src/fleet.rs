@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::accounts::{self, Accounts};
+use crate::detect::incremental::Analysis;
 use crate::geo::Locator;
 use crate::refresh::{self, RefreshOptions};
 use crate::snapshot::ServerState;
@@ -93,12 +94,13 @@ impl Fleet {
     pub fn accounts(&self) -> Arc<Accounts> {
         let stamp = self.stamp();
         let Ok(mut cached) = self.accounts.lock() else {
-            return Arc::new(self.assemble_accounts());
+            return Arc::new(self.assemble_accounts(None));
         };
         match &*cached {
             Some((at, a)) if *at == stamp => a.clone(),
-            _ => {
-                let a = Arc::new(self.assemble_accounts());
+            last => {
+                let previous = last.as_ref().map(|(_, a)| &a.analysis);
+                let a = Arc::new(self.assemble_accounts(previous));
                 *cached = Some((stamp, a.clone()));
                 a
             }
@@ -132,14 +134,14 @@ impl Fleet {
         }
     }
 
-    fn assemble_accounts(&self) -> Accounts {
+    fn assemble_accounts(&self, previous: Option<&Analysis>) -> Accounts {
         let servers = self.servers();
         let taken: Vec<_> = servers
             .iter()
             .filter_map(|s| Some((s.name.as_str(), s.snapshot()?, !s.health().up)))
             .collect();
         let parts: Vec<accounts::Part> = taken.iter().map(|(n, snap, stale)| (*n, &**snap, *stale)).collect();
-        accounts::assemble(&parts, &self.opts.rules)
+        accounts::assemble(&parts, &self.opts.rules, previous.unwrap_or(&Analysis::default()))
     }
 
     /// Watch `wanted` (name and client settings) from now on. A server whose settings

@@ -8,10 +8,14 @@
 //! Row ids are per server, so each account's sessions are numbered again (0, 1, ... in
 //! the order analysed) and [`AccountFinding::origins`] maps each number back to the
 //! server and Tautulli row it came from: the evidence names the server of each session.
+//! [`accounts_changed`] re-analyses only the accounts whose sessions changed, as a
+//! server's refresh does ([`super::incremental`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::finding::UserFinding;
+use super::incremental::{analyze_changed, Analysis};
 use super::network::canonical;
 use super::ranking::by_suspicion;
 use super::rules::Rules;
@@ -50,7 +54,7 @@ pub struct Origin {
 pub struct AccountFinding {
     /// The analysis of every session of the account on every server. Its row ids
     /// (overlaps, timeline, jumps) index [`AccountFinding::origins`].
-    pub finding: UserFinding,
+    pub finding: Arc<UserFinding>,
     /// The servers with sessions of this account, in the order given.
     pub servers: Vec<String>,
     /// Those of `servers` whose last refresh failed (their last good sessions are used).
@@ -71,6 +75,17 @@ impl AccountFinding {
 /// sessions by `rules`, most suspicious first. Named as the most recently read server
 /// that knows them names them.
 pub fn accounts(windows: &[ServerWindow], rules: &Rules) -> Vec<AccountFinding> {
+    accounts_changed(windows, rules, &Analysis::default()).0
+}
+
+/// [`accounts`], reusing the findings of `previous` (the last run's analysis, by the same
+/// `rules`) for the accounts whose sessions and places did not change; also returns this
+/// run's analysis, for the next.
+pub fn accounts_changed(
+    windows: &[ServerWindow],
+    rules: &Rules,
+    previous: &Analysis,
+) -> (Vec<AccountFinding>, Analysis) {
     // Which servers each user has sessions on (a bit per server; more than 64 servers
     // share the last bit, which only matters for counting servers past 64).
     let mut seen: HashMap<i64, u64> = HashMap::new();
@@ -82,7 +97,7 @@ pub fn accounts(windows: &[ServerWindow], rules: &Rules) -> Vec<AccountFinding> 
     }
     seen.retain(|_, servers| servers.count_ones() >= 2);
     if seen.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Analysis::default());
     }
 
     let mut strings = Strings::default();
@@ -140,7 +155,9 @@ pub fn accounts(windows: &[ServerWindow], rules: &Rules) -> Vec<AccountFinding> 
         }
     }
 
-    let mut found: Vec<AccountFinding> = super::analyze_all(&sessions, &users, &strings, &places, rules)
+    let analysis = analyze_changed(&sessions, &users, &strings, &places, rules, previous);
+    let mut found: Vec<AccountFinding> = analysis
+        .findings()
         .into_iter()
         .map(|finding| {
             let origins = origins.remove(&finding.user_id).unwrap_or_default();
@@ -175,7 +192,7 @@ pub fn accounts(windows: &[ServerWindow], rules: &Rules) -> Vec<AccountFinding> 
         })
         .collect();
     found.sort_by(|a, b| by_suspicion(&a.finding, &b.finding));
-    found
+    (found, analysis)
 }
 
 #[cfg(test)]
@@ -301,6 +318,34 @@ mod tests {
         assert_eq!(found[0].finding.user, "Old name");
         assert_eq!(found[0].stale_servers, vec!["4k"]);
         assert!(found[0].finding.flagged, "a stale server's last sessions still count");
+    }
+
+    #[test]
+    fn only_accounts_whose_sessions_changed_are_analysed_again() {
+        let (mut a, b) = berlin_and_tokyo();
+        let mut a2 = Server::new(&[(9, "Nine")]);
+        let mut b2 = Server::new(&[(9, "Nine")]);
+        a2.b.add(9, "tv", "81.1.1.1", T, 600);
+        b2.b.add(9, "tv", "81.1.1.1", T + 3600, 600);
+        // Account 9 is on the second pair of servers: four servers in all.
+        fn four<'a>(a: &'a Server, b: &'a Server, a2: &'a Server, b2: &'a Server) -> Vec<ServerWindow<'a>> {
+            vec![
+                a.window("4k", T, false),
+                b.window("hd", T, false),
+                a2.window("x", T, false),
+                b2.window("y", T, false),
+            ]
+        }
+        let (first, analysis) = accounts_changed(&four(&a, &b, &a2, &b2), &Rules::default(), &Analysis::default());
+        assert_eq!((first.len(), analysis.analysed), (2, 2));
+        let (again, analysis) = accounts_changed(&four(&a, &b, &a2, &b2), &Rules::default(), &analysis);
+        assert_eq!(analysis.analysed, 0, "nothing changed");
+        assert_eq!(again, first);
+        a.b.add(7, "berlin-tv", "81.1.1.1", T + 9 * 86_400, 600);
+        let (changed, analysis) = accounts_changed(&four(&a, &b, &a2, &b2), &Rules::default(), &analysis);
+        assert_eq!(analysis.analysed, 1, "only account 7 played since");
+        let seven = changed.iter().find(|c| c.finding.user_id == 7).unwrap();
+        assert_eq!((seven.finding.plays, seven.origins.len()), (11, 11));
     }
 
     #[test]

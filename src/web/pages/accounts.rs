@@ -150,7 +150,7 @@ mod tests {
     /// User 7 of the fixture as an account on `home` (stale) and `cabin`.
     fn all() -> Accounts {
         let view = snapshot("Zoë & \"Friends\" <test>");
-        let finding = (*view.findings[0]).clone();
+        let finding = view.findings[0].clone();
         // The fixture's rows are 1 (the TV) and 2 (the phone): row 0 is unused here.
         let origin = |server, row_id| Origin { server, row_id };
         let origins = vec![origin(0, 0), origin(0, 1), origin(1, 1)];
@@ -162,6 +162,7 @@ mod tests {
                 origins,
             }],
             view,
+            analysis: Default::default(),
         }
     }
 
