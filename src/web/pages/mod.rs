@@ -15,8 +15,8 @@
 //!
 //! This file holds the layout and what pages share; each page has its own file:
 //! [`landing`](landing::landing), [`users`](users::users), [`user`](user::user) (one
-//! function per section), [`accounts`](accounts::accounts) and
-//! [`account`](accounts::account) (the account view across servers) and
+//! function per section), [`accounts::accounts`] and
+//! [`accounts::account`] (the account view across servers) and
 //! [`message`](message::message).
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
