@@ -68,15 +68,7 @@ pub fn user_on_servers(
     let body = html! {
         (head(&page))
         (account_link(&page))
-        (summary::cards(&page))
-        (summary::score(&page))
-        (picture::timeline(&page))
-        (reports::devices(&page))
-        (travel::teleportations(&page))
-        (travel::same_device(&page))
-        (travel::isp_pools(&page))
-        (reports::concurrent(&page))
-        (reports::ips(&page))
+        (sections(&page))
     };
     document(s, &f.user, body)
 }
@@ -119,15 +111,22 @@ pub fn account_sections(s: &Settings, snap: &Snapshot, f: &UserFinding) -> Marku
         f,
         account_servers: None,
     };
+    sections(&page)
+}
+
+/// The report's sections after its head, in page order: one list for the user page and
+/// the account page, so a new section reaches both.
+fn sections(page: &Page) -> Markup {
     html! {
-        (summary::cards(&page))
-        (summary::score(&page))
-        (picture::timeline(&page))
-        (reports::devices(&page))
-        (travel::teleportations(&page))
-        (travel::same_device(&page))
-        (reports::concurrent(&page))
-        (reports::ips(&page))
+        (summary::cards(page))
+        (summary::score(page))
+        (picture::timeline(page))
+        (reports::devices(page))
+        (travel::teleportations(page))
+        (travel::same_device(page))
+        (travel::isp_pools(page))
+        (reports::concurrent(page))
+        (reports::ips(page))
     }
 }
 
