@@ -138,15 +138,13 @@ pub async fn run_report(args: ReportArgs, out: &mut dyn Write) -> Result<(), App
     };
     match args.format {
         Format::Json => {
-            let source = json::Source {
-                tautulli_url: client.url().to_string(),
-                api_requests: client.stats().total(),
-                rows_received: snapshot.received,
-                sessions: snapshot.rows as u64,
-                rows_skipped: snapshot.read.skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                count_mismatches: snapshot.count_mismatches.clone(),
-            };
-            let doc = json::document(findings, &ctx, &rules.scoring, rules.min_score, source);
+            let doc = json::document(
+                findings,
+                &ctx,
+                &rules.scoring,
+                rules.min_score,
+                source(&client, &snapshot),
+            );
             serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
@@ -249,14 +247,7 @@ async fn run_report_servers(args: ReportArgs, out: &mut dyn Write) -> Result<(),
         Format::Json => {
             let mut servers = Vec::new();
             for (name, client, snapshot) in &reports {
-                let source = json::Source {
-                    tautulli_url: client.url().to_string(),
-                    api_requests: client.stats().total(),
-                    rows_received: snapshot.received,
-                    sessions: snapshot.rows as u64,
-                    rows_skipped: snapshot.read.skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                    count_mismatches: snapshot.count_mismatches.clone(),
-                };
+                let source = source(client, snapshot);
                 let ctx = context(&snapshot.locations, snapshot.window);
                 servers.push(json::ServerDocument {
                     server: name,
@@ -399,6 +390,18 @@ async fn serve_with(
     // shuts down.
     fleet.stop().await;
     Ok(())
+}
+
+/// What the JSON report says about where `snapshot`'s data came from.
+fn source(client: &Client, snapshot: &crate::snapshot::Snapshot) -> json::Source {
+    json::Source {
+        tautulli_url: client.url().to_string(),
+        api_requests: client.stats().total(),
+        rows_received: snapshot.received,
+        sessions: snapshot.rows as u64,
+        rows_skipped: snapshot.read.skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        count_mismatches: snapshot.count_mismatches.clone(),
+    }
 }
 
 /// The GeoIP chain: the local database first, then Tautulli's lookup when asked for.

@@ -179,6 +179,22 @@ pub struct UserFinding {
     pub spans: Vec<Span>,
 }
 
+impl UserFinding {
+    /// The history rows its evidence names (overlaps, timeline, jumps), sorted, once each.
+    pub fn evidence_rows(&self) -> Vec<i64> {
+        let mut rows: Vec<i64> = self
+            .overlaps
+            .iter()
+            .flat_map(|o| [o.first_row_id, o.second_row_id])
+            .collect();
+        rows.extend(self.timeline.iter().map(|e| e.row_id));
+        rows.extend(self.jumps.iter().flat_map(|j| [j.from.row_id, j.to.row_id]));
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,16 @@ pub fn worth_locating(ip: IpAddr, relayed: bool, user: Option<&UserInfo>, truste
     (!relayed && !network::is_private(ip) && !trusted.covers(user, ip)).then_some(ip)
 }
 
+/// The labels (from [`location_labels`]) of `finding`'s addresses, keyed by the address
+/// as text: the `ip_locations` of every JSON document.
+pub fn ip_locations(finding: &UserFinding, labels: &HashMap<IpAddr, String>) -> BTreeMap<String, String> {
+    finding
+        .ip_usage
+        .iter()
+        .filter_map(|u| labels.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
+        .collect()
+}
+
 /// Labels for every address of `findings`, as the reference script showed them with
 /// `--geo`: `LAN` for private addresses, the place (with its network operator when an
 /// ASN database names it), or `Unknown`.

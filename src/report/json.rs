@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Context;
+use crate::detect::locate::ip_locations;
 use crate::detect::{Scoring, UserFinding};
 use crate::format::rfc3339;
 
@@ -97,11 +98,7 @@ pub fn document<'a, F: std::borrow::Borrow<UserFinding>>(
             .map(|f| f.borrow())
             .map(|f| UserEntry {
                 finding: f,
-                ip_locations: f
-                    .ip_usage
-                    .iter()
-                    .filter_map(|u| ctx.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
-                    .collect(),
+                ip_locations: ip_locations(f, &ctx.locations),
             })
             .collect(),
     }
@@ -156,24 +153,14 @@ pub fn accounts<'a>(accounts: &'a [crate::detect::AccountFinding], ctx: &Context
         .iter()
         .map(|a| {
             let f = &a.finding;
-            let mut rows: Vec<i64> = f
-                .overlaps
-                .iter()
-                .flat_map(|o| [o.first_row_id, o.second_row_id])
-                .collect();
-            rows.extend(f.timeline.iter().map(|e| e.row_id));
-            rows.extend(f.jumps.iter().flat_map(|j| [j.from.row_id, j.to.row_id]));
             AccountEntry {
                 user: UserEntry {
                     finding: f,
-                    ip_locations: f
-                        .ip_usage
-                        .iter()
-                        .filter_map(|u| ctx.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
-                        .collect(),
+                    ip_locations: ip_locations(f, &ctx.locations),
                 },
                 servers: &a.servers,
-                row_origins: rows
+                row_origins: f
+                    .evidence_rows()
                     .into_iter()
                     .filter_map(|r| a.origin(r).map(|(server, row_id)| (r, RowOrigin { server, row_id })))
                     .collect(),

@@ -429,22 +429,10 @@ async fn api_account(State(web): State<Arc<Web>>, Path(user_id): Path<i64>) -> R
         );
     };
     let f = &a.finding;
-    let locations: std::collections::BTreeMap<String, String> = f
-        .ip_usage
-        .iter()
-        .filter_map(|u| all.view.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
-        .collect();
+    let locations = crate::detect::locate::ip_locations(f, &all.view.locations);
     // The evidence's row ids number the account's sessions: where each came from.
-    let mut rows: Vec<i64> = f
-        .overlaps
-        .iter()
-        .flat_map(|o| [o.first_row_id, o.second_row_id])
-        .collect();
-    rows.extend(f.timeline.iter().map(|e| e.row_id));
-    rows.extend(f.jumps.iter().flat_map(|j| [j.from.row_id, j.to.row_id]));
-    rows.sort_unstable();
-    rows.dedup();
-    let origins: serde_json::Map<String, serde_json::Value> = rows
+    let origins: serde_json::Map<String, serde_json::Value> = f
+        .evidence_rows()
         .into_iter()
         .filter_map(|r| {
             let (server, row_id) = a.origin(r)?;
@@ -494,11 +482,7 @@ async fn api_user(State(web): State<Arc<Web>>, Path((server, user_id)): Path<(St
             format!("user {user_id} has no history in the window"),
         );
     };
-    let locations: std::collections::BTreeMap<String, String> = f
-        .ip_usage
-        .iter()
-        .filter_map(|u| snap.locations.get(&u.ip).map(|l| (u.ip.to_string(), l.clone())))
-        .collect();
+    let locations = crate::detect::locate::ip_locations(f, &snap.locations);
     let live = snap.live.get(&user_id).cloned().unwrap_or_default();
     let mut v = serde_json::to_value(f).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
