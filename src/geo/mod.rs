@@ -338,8 +338,13 @@ impl Locator {
     /// `place` with its network operator, when an ASN database is in force and knows
     /// `ip`. Counted as provider `asn` in the lookup statistics.
     fn with_operator(&self, ip: IpAddr, place: Arc<Place>) -> Arc<Place> {
-        let Some(db) = self.asn_db() else { return place };
-        match db.lookup(ip) {
+        // Read under the lock (the lookup is a local, synchronous read) rather than clone
+        // the database handle for every address.
+        let found = match self.asn.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(db) => db.lookup(ip),
+            None => return place,
+        };
+        match found {
             Ok(Some(asn)) => {
                 self.stats.add("asn", "hit");
                 let mut named = (*place).clone();
