@@ -225,6 +225,14 @@ pub fn write_geoip2_city(path: &Path) {
     std::fs::write(path, w.to_bytes().unwrap()).unwrap();
 }
 
+/// User `id`'s entry in a `report --format json` document (fails the test when absent).
+pub fn report_user(doc: &serde_json::Value, id: i64) -> &serde_json::Value {
+    doc["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["user_id"] == id))
+        .unwrap_or_else(|| panic!("user {id} missing from {doc}"))
+}
+
 /// Write a tiny GeoLite2-ASN-layout database to `path`: New York's 81.1.1.0/24 on
 /// Comcast (AS7922), London's 82.2.2.0/24 on Virgin Media (AS5089).
 pub fn write_asn_db(path: &Path) {

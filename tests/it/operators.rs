@@ -113,10 +113,7 @@ async fn without_the_household_rules_the_pool_is_two_homes() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
-    let pat = doc["users"]
-        .as_array()
-        .and_then(|u| u.iter().find(|u| u["user_id"] == POOL_USER))
-        .expect("Pat");
+    let pat = report_user(&doc, POOL_USER);
     assert_eq!(pat["isp_pools"], serde_json::json!([]));
     assert!(pat["teleportations"].as_u64().unwrap_or(0) > 0, "{pat}");
 }

@@ -245,6 +245,27 @@ async fn config_check_validates_both_files_and_exits() {
     assert!(r.stderr.starts_with("error: --web.config.file: "), "{}", r.stderr);
 }
 
+/// How the JSON API labels the sharer's New York address.
+async fn sharer_label(exp: &Exporter) -> String {
+    let (_, body) = exp.get(&format!("/api/v1/users/home/{SHARER}")).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["ip_locations"]["81.1.1.1"].as_str().unwrap_or_default().to_string()
+}
+
+/// [`sharer_label`] once it is `want` (a refresh after a reload), or the last one seen
+/// after 10 s.
+async fn wait_sharer_label(exp: &Exporter, want: &str) -> String {
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = sharer_label(exp).await;
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_puts_new_geoip_overrides_in_force() {
     let (_fake, url) = spawn_fake(shift_to_now(World::standard().data), "UTC").await;
@@ -263,24 +284,16 @@ async fn a_reload_puts_new_geoip_overrides_in_force() {
     )
     .await;
     exp.wait_ready().await;
-    let label = || async {
-        let (_, body) = exp.get(&format!("/api/v1/users/home/{SHARER}")).await;
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["ip_locations"]["81.1.1.1"].as_str().unwrap_or_default().to_string()
-    };
-    assert_eq!(label().await, "First Street", "pinned without any GeoIP provider");
+    assert_eq!(
+        sharer_label(&exp).await,
+        "First Street",
+        "pinned without any GeoIP provider"
+    );
 
     write("Second Avenue");
     let r = exp.http.post(format!("{}/-/reload", exp.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let mut seen = String::new();
-    for _ in 0..200 {
-        seen = label().await;
-        if seen == "Second Avenue" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seen = wait_sharer_label(&exp, "Second Avenue").await;
     assert_eq!(seen, "Second Avenue", "the next refresh uses the reloaded pin");
     let (_, m) = exp.get("/metrics").await;
     assert!(
@@ -313,25 +326,13 @@ async fn a_reload_puts_an_asn_database_in_force() {
     )
     .await;
     exp.wait_ready().await;
-    let label = || async {
-        let (_, body) = exp.get(&format!("/api/v1/users/home/{SHARER}")).await;
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["ip_locations"]["81.1.1.1"].as_str().unwrap_or_default().to_string()
-    };
-    assert_eq!(label().await, "Home");
+    assert_eq!(sharer_label(&exp).await, "Home");
 
     write(Some(&asn));
     let r = exp.http.post(format!("{}/-/reload", exp.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let named = "Home · AS7922 Comcast Cable Communications, LLC";
-    let mut seen = String::new();
-    for _ in 0..200 {
-        seen = label().await;
-        if seen == named {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seen = wait_sharer_label(&exp, named).await;
     assert_eq!(seen, named, "the next refresh names the operator");
     let (_, page) = exp.get(&format!("/users/home/{SHARER}")).await;
     assert!(page.contains("AS7922 Comcast Cable Communications, LLC"), "{page}");
@@ -347,5 +348,5 @@ async fn a_reload_puts_an_asn_database_in_force() {
     assert_eq!(r.status(), 500);
     let text = r.text().await.unwrap();
     assert!(text.contains("asn_db"), "{text}");
-    assert_eq!(label().await, named, "the running database stays");
+    assert_eq!(sharer_label(&exp).await, named, "the running database stays");
 }

@@ -1,14 +1,6 @@
 //! `report` end to end: the real binary against a fake Tautulli.
 
 use crate::helpers::*;
-use serde_json::Value;
-
-fn user(doc: &Value, id: i64) -> &Value {
-    doc["users"]
-        .as_array()
-        .and_then(|u| u.iter().find(|u| u["user_id"] == id))
-        .unwrap_or_else(|| panic!("user {id} missing from {doc}"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn text_report_flags_the_sharer_with_the_reference_numbers() {
@@ -59,7 +51,7 @@ async fn json_report_has_the_documented_schema_and_numbers() {
     }
     assert_eq!(doc["window"]["end"], NOW);
     assert_eq!(doc["window"]["start"], NOW - 30 * DAY);
-    let s = user(&doc, SHARER);
+    let s = report_user(&doc, SHARER);
     for key in [
         "user_id",
         "user",
@@ -89,12 +81,12 @@ async fn json_report_has_the_documented_schema_and_numbers() {
     assert_eq!(s["concurrent_sessions"], 6);
     assert_eq!(s["timeline"].as_array().unwrap().len(), 12);
     assert_eq!(s["overlaps"][0]["seconds"], 1800);
-    let solo = user(&doc, SOLO);
+    let solo = report_user(&doc, SOLO);
     assert_eq!(
         (solo["score"].as_f64(), solo["flagged"].as_bool()),
         (Some(0.0), Some(false))
     );
-    assert_eq!(user(&doc, ODD_NAME)["user"], "Zoë & \"Friends\" <test>");
+    assert_eq!(report_user(&doc, ODD_NAME)["user"], "Zoë & \"Friends\" <test>");
     // Users are sorted by score.
     let scores: Vec<f64> = doc["users"]
         .as_array()
@@ -153,7 +145,7 @@ async fn row_1001_of_a_user_is_not_lost() {
     let (_fake, url) = spawn_fake(w.data, "UTC").await;
     let r = report(&url, &["--format", "json", "--tautulli-page-size", "100"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(user(&r.json(), 7)["plays"], 1500);
+    assert_eq!(report_user(&r.json(), 7)["plays"], 1500);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -174,7 +166,7 @@ async fn user_501_and_beyond_are_not_lost() {
     let r = report(&url, &["--format", "json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
-    let last = user(&doc, 1100);
+    let last = report_user(&doc, 1100);
     assert_eq!(last["user"], "User 1100");
     assert_eq!(last["concurrent_sessions"], 1);
     assert_eq!(fake.count("get_users_table"), 2, "1100 users take two pages of 1000");
@@ -192,7 +184,7 @@ async fn the_window_is_cut_by_epoch_seconds_whatever_the_server_time_zone() {
         let (_fake, url) = spawn_fake(w.data, tz).await;
         let r = report(&url, &["--format", "json", "--days", "2"]).await;
         assert_eq!(r.code, 0, "{tz}: {}", r.stderr);
-        assert_eq!(user(&r.json(), 1)["plays"], 2, "server time zone {tz}");
+        assert_eq!(report_user(&r.json(), 1)["plays"], 2, "server time zone {tz}");
     }
 }
 
@@ -216,12 +208,12 @@ async fn geoip_db_finds_the_teleports_of_simultaneous_cities() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
-    let s = user(&doc, SHARER);
+    let s = report_user(&doc, SHARER);
     // One jump per evening (the two sessions are one pair however their events interleave).
     assert_eq!(s["teleportations"], 6);
     assert_eq!(s["score"], 62.0 + 6.0 * 30.0);
     assert_eq!(s["ip_locations"]["81.1.1.1"], "New York, New York, United States");
-    assert_eq!(user(&doc, FAMILY)["ip_locations"]["192.168.1.10"], "LAN");
+    assert_eq!(report_user(&doc, FAMILY)["ip_locations"]["192.168.1.10"], "LAN");
     let j = &s["jumps"][0];
     assert!(j["speed_kmh"].as_f64().unwrap() > 900.0);
     assert_eq!(
@@ -261,7 +253,7 @@ async fn an_asn_database_names_the_operator_wherever_an_address_is_shown() {
     let r = report(&url, &[&dbs[..], &["--format", "json"]].concat()).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
-    let s = user(&doc, SHARER);
+    let s = report_user(&doc, SHARER);
     let ny = s["ip_usage"]
         .as_array()
         .and_then(|u| u.iter().find(|u| u["ip"] == "81.1.1.1"))
@@ -305,10 +297,10 @@ async fn geo_flag_uses_tautulli_lookup_once_per_public_address() {
     let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
     let r = report(&url, &["--geo", "--format", "json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(user(&r.json(), SHARER)["teleportations"], 6);
+    assert_eq!(report_user(&r.json(), SHARER)["teleportations"], 6);
     // Public addresses: 81.1.1.1, 82.2.2.2, 93.3.3.3, 94.4.4.4 (the last unknown to the table).
     assert_eq!(fake.count("get_geoip_lookup"), 4);
-    assert_eq!(user(&r.json(), ODD_NAME)["ip_locations"]["94.4.4.4"], "Unknown");
+    assert_eq!(report_user(&r.json(), ODD_NAME)["ip_locations"]["94.4.4.4"], "Unknown");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -599,7 +591,7 @@ async fn a_url_with_an_http_root_path_works() {
     let addr = fake.spawn("127.0.0.1:0".parse().unwrap(), "/tautulli").await.unwrap();
     let r = report(&format!("http://{addr}/tautulli/"), &["--format", "json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(user(&r.json(), SHARER)["concurrent_sessions"], 6);
+    assert_eq!(report_user(&r.json(), SHARER)["concurrent_sessions"], 6);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -613,7 +605,7 @@ async fn the_default_evidence_score_flags_the_sharer_and_not_the_household() {
     let doc = r.json();
     assert_eq!(doc["scoring"]["profile"], "evidence");
     assert_eq!(doc["min_score"], 30.0);
-    let s = user(&doc, SHARER);
+    let s = report_user(&doc, SHARER);
     // 1 device pair * 20 + 6 overlaps * 5 + 6 jumps * 20 = 170; devices score nothing.
     assert_eq!(s["score"], 170.0);
     assert_eq!(s["flagged"], true);
@@ -630,7 +622,7 @@ async fn the_default_evidence_score_flags_the_sharer_and_not_the_household() {
     assert_eq!(term("extra_devices")["points"], 0.0);
     assert_eq!(s["overlaps"][0]["first_network"], "81.1.1.1");
     assert_eq!(s["overlaps"][0]["second_network"], "82.2.2.2");
-    let family = user(&doc, FAMILY);
+    let family = report_user(&doc, FAMILY);
     assert_eq!(
         (family["score"].as_f64(), family["flagged"].as_bool()),
         (Some(0.0), Some(false))
@@ -653,7 +645,7 @@ async fn a_pinned_network_beats_every_provider_and_changes_the_verdict() {
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let s = user(&r.json(), SHARER).clone();
+    let s = report_user(&r.json(), SHARER).clone();
     assert_eq!(s["ip_locations"]["82.2.2.2"], "Sam's flat");
     assert_eq!(s["ip_locations"]["81.1.1.1"], "New York, United States");
     assert_eq!(s["teleportations"], 0, "New York to New York is no jump");
@@ -722,7 +714,7 @@ async fn trusted_networks_are_never_looked_up() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(fake.count("get_geoip_lookup"), 2, "81.1.1.1 and 94.4.4.4 only");
-    assert_eq!(user(&r.json(), SHARER)["ip_locations"]["82.2.2.2"], "Unknown");
+    assert_eq!(report_user(&r.json(), SHARER)["ip_locations"]["82.2.2.2"], "Unknown");
 }
 
 #[tokio::test(flavor = "multi_thread")]
