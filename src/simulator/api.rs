@@ -197,9 +197,13 @@ fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -
         .collect();
     let asc = q.get("order_column").map(String::as_str) == Some("started")
         && q.get("order_dir").map(String::as_str) == Some("asc");
-    idx.sort_by_key(|&i| data.keys[i].0);
-    if !asc {
-        idx.reverse();
+    if fault == Some(&Fault::Unordered) {
+        idx.sort_by(|&a, &b| (&data.keys[a].2, data.keys[a].0).cmp(&(&data.keys[b].2, data.keys[b].0)));
+    } else {
+        idx.sort_by_key(|&i| data.keys[i].0);
+        if !asc {
+            idx.reverse();
+        }
     }
     let rows: Vec<&Value> = idx.iter().map(|&i| &data.dataset.history[i]).collect();
     let mut filtered = rows.len() as i64;

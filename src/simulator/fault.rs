@@ -45,6 +45,9 @@ pub enum Fault {
     /// row object that gives a key twice (`"user_id":990,"user_id":991`); it is not in
     /// `recordsFiltered`.
     DuplicateKeyRow,
+    /// `get_history` ignores `order_column`: rows come grouped by user, each user's
+    /// oldest first, as `../shared/bench/fake_tautulli.py` serves them.
+    Unordered,
     /// `cmd` (`get_history` or `get_users_table`): every page is full, `length` rows
     /// (at most [`ENDLESS_PAGE_MAX`]) with ids never sent before, however far it is
     /// paged. `recordsFiltered` stays the dataset's count, or is `"n/a"` with

@@ -119,6 +119,20 @@ struct Response<'a> {
     data: Option<&'a RawValue>,
 }
 
+/// [`Envelope`] with `data` decoded as the command's type in the same pass.
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct Typed<T> {
+    response: TypedResponse<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+struct TypedResponse<T> {
+    result: Option<String>,
+    data: Option<T>,
+}
+
 impl Client {
     /// A client for one Tautulli server.
     pub fn new(opts: ClientOptions) -> Result<Client, Error> {
@@ -223,7 +237,10 @@ impl Client {
         {
             return Err(too_large());
         }
-        let mut body: Vec<u8> = Vec::new();
+        // Sized from the declared length (already within the cap): a page of rows grows
+        // by doubling otherwise, copying and faulting in tens of MB.
+        let declared = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        let mut body: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0));
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > self.opts.max_body_bytes {
                 return Err(too_large());
@@ -236,6 +253,22 @@ impl Client {
             status,
             detail: key.redact(&detail),
         };
+        // The usual answer in one pass; anything else is decoded again below, slowly, for
+        // the error it deserves.
+        if status == 200 {
+            if let Ok(Typed {
+                response:
+                    TypedResponse {
+                        result: Some(result),
+                        data: Some(data),
+                    },
+            }) = serde_json::from_slice(&body)
+            {
+                if result == "success" {
+                    return Ok(data);
+                }
+            }
+        }
         let env: Envelope = match serde_json::from_slice(&body) {
             Ok(env) => env,
             Err(e) => {

@@ -1,12 +1,16 @@
 //! Paged reads: the users table and history, which Tautulli answers a page at a time.
 //! `Paging` decides when a query is done, `RowBudget` caps one read's rows.
 //!
-//! History is read in ranges of server-local days (`after=D1&before=D2`), a few ranges
-//! concurrently. Tautulli scans its whole table for every request and rebuilds the whole
-//! filtered result for every page, so [`super::plan`] sizes each range from the rows per
-//! day seen so far to fill about one page: quiet days are merged into one request, a busy
-//! day is a range of its own. Fewer requests cost Tautulli less than one a day, and
-//! page-sized results avoid paging through one big query (pages × whole result).
+//! Tautulli scans its whole table for every request and rebuilds the whole filtered result
+//! for every page, so a read makes as few requests as it can, each about a page:
+//!
+//! 1. The first request asks for the whole window (`after=D1&before=D2`), one page,
+//!    oldest first. A window that fits in a page is read in that one request.
+//! 2. Otherwise its `recordsFiltered` gives the window's rows per day, and [`super::plan`]
+//!    sizes ranges of server-local days from the day the first page reached to fill about
+//!    one page each: quiet days are merged, a busy day is a range of its own. They are
+//!    read a few at a time (`--tautulli-concurrency`), and rows the first page already
+//!    brought are dropped where the ranges overlap it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,6 +126,8 @@ pub struct HistoryFetch {
     pub count_mismatches: Vec<String>,
     /// Days read completely so far.
     pub days_done: usize,
+    /// History requests sent for this fetch (pages included).
+    pub requests: u64,
 }
 
 impl HistoryFetch {
@@ -146,6 +152,15 @@ enum Delivery {
 }
 
 struct Day {
+    /// Pages asked for.
+    requests: u64,
+    /// The read stopped after one full page (the first request of a window that does
+    /// not fit in a page): its count is not the rows received.
+    cut: bool,
+    /// Rows handed over (not dropped as an earlier request's).
+    kept: u64,
+    /// What a read cut after one page brought, for the ranges that read the rest.
+    brought: Option<Overlap>,
     date: Date,
     /// The last date of the range (`date` for one day).
     last: Date,
@@ -263,38 +278,93 @@ impl Client {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(concurrency);
         let page_size = self.opts.page_size;
         let produce = async move {
-            // Ranges go out in waves of `concurrency`, each wave planned from every
-            // range read before it: the same history gives the same requests whatever
-            // order the answers arrive in.
-            let mut planner = Planner::new(dates, page_size);
-            loop {
-                let mut wave: FuturesUnordered<_> = std::iter::from_fn(|| planner.next_range())
-                    .take(concurrency)
-                    .map(|(first, last, days)| {
-                        tracing::debug!(after = %first, before = %last, days, "history request");
-                        let tx = tx.clone();
-                        async move {
-                            let mut day = self
-                                .history_range(first, Some(last), user_ids, None, budget, Some(&tx))
-                                .await?;
-                            (day.last, day.days) = (last, days);
-                            Ok::<_, Error>(day)
-                        }
-                    })
-                    .collect();
-                if wave.is_empty() {
-                    break;
-                }
-                while let Some(done) = wave.next().await {
-                    let day = done?;
-                    planner.done(day.days, day.received);
-                    // The receiver outlives the senders; a failed send means it is gone.
-                    let _ = tx.send(Delivery::DayDone(day)).await;
-                }
+            let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
+                return Ok(());
+            };
+            tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), "history request: the whole window, one page");
+            let whole = Reading {
+                one_page: true,
+                ..Reading::default()
+            };
+            let mut first = self
+                .history_range(first_date, Some(last_date), user_ids, whole, budget, Some(&tx))
+                .await?;
+            (first.last, first.days) = (last_date, dates.len());
+            // A full page is the whole window only when it is exactly Tautulli's count.
+            let complete = !first.cut || first.expected == Some(first.received as i64);
+            if complete {
+                first.cut = false;
+                let _ = tx.send(Delivery::DayDone(first)).await;
+                return Ok(());
+            }
+            let overlap = first.brought.take();
+            let Some(sorted_until) = overlap.as_ref().and_then(|o| o.sorted_until) else {
+                // A server that ignores the order: nothing says which days the first page
+                // holds, so its query is paged on as it is.
+                tracing::debug!(
+                    window_rows = first.expected,
+                    first_page = first.received,
+                    "the first page is not oldest first; paging through the whole window"
+                );
+                let paging_on = Reading {
+                    from_row: first.received,
+                    ..Reading::default()
+                };
+                first.days = 0;
+                let _ = tx.send(Delivery::DayDone(first)).await;
+                let mut rest = self
+                    .history_range(first_date, Some(last_date), user_ids, paging_on, budget, Some(&tx))
+                    .await?;
+                (rest.last, rest.days) = (last_date, dates.len());
+                let _ = tx.send(Delivery::DayDone(rest)).await;
+                return Ok(());
+            };
+            // Oldest first, the first page holds every row that started before its latest
+            // start, and the rest begins on the earliest server-local date that start can
+            // have.
+            let reached = days_covering(sorted_until, sorted_until)[0];
+            let from = dates.iter().position(|d| *d >= reached).unwrap_or(0);
+            let rest = dates[from..].to_vec();
+            let (known_days, known_rows) = match first.expected.and_then(|n| u64::try_from(n).ok()) {
+                Some(n) => (dates.len(), n),
+                None => (from.max(1), first.received),
+            };
+            tracing::debug!(
+                window_rows = first.expected,
+                first_page = first.received,
+                from = %dates[from],
+                "the window does not fit in a page; reading the rest in ranges"
+            );
+            first.days = from;
+            let (first_received, first_count) = (first.kept, first.expected);
+            let _ = tx.send(Delivery::DayDone(first)).await;
+            let rest_reading = Reading {
+                overlap: overlap.as_ref(),
+                ..Reading::default()
+            };
+            let planner = Planner::new(rest, page_size, known_days, known_rows);
+            let kept = self
+                .read_ranges(planner, user_ids, rest_reading, budget, &tx, false)
+                .await?;
+            // Fewer rows than the window's count: the first page was not its oldest rows
+            // (a server that ignores the order), so the days before the rest are read
+            // again, the first page's rows dropped by id.
+            let short = first_received + kept < known_rows && first_count.is_some();
+            if short && from > 0 {
+                tracing::debug!(
+                    window_rows = first_count,
+                    received = first_received + kept,
+                    "the first page was not the window's oldest rows; reading the days before it"
+                );
+                let head = Planner::new(dates[..from].to_vec(), page_size, known_days, known_rows);
+                self.read_ranges(head, user_ids, rest_reading, budget, &tx, true)
+                    .await?;
             }
             Ok::<(), Error>(())
         };
         let mut seen: HashSet<i64> = HashSet::new();
+        // The whole window's count, when its first request was cut after one page.
+        let mut window: Option<(i64, String)> = None;
         let consume = async {
             while let Some(delivery) = rx.recv().await {
                 match delivery {
@@ -307,10 +377,14 @@ impl Client {
                     }
                     Delivery::DayDone(day) => {
                         fetch.days_done += day.days;
+                        fetch.requests += day.requests;
                         fetch.rows += day.unusable + day.undecodable;
                         fetch.unusable_rows += day.unusable;
                         fetch.undecodable_rows += day.undecodable;
-                        if let Some(expected) = day.expected.filter(|e| *e != day.received as i64) {
+                        if day.cut {
+                            window = day.expected.map(|n| (n, format!("{}..{}", day.date, day.last)));
+                        }
+                        if let Some(expected) = day.expected.filter(|e| !day.cut && *e != day.received as i64) {
                             let dates = if day.days > 1 {
                                 format!("{}..{}", day.date, day.last)
                             } else {
@@ -329,7 +403,63 @@ impl Client {
         };
         let (produced, ()) = tokio::join!(produce, consume);
         produced?;
+        // Ranges are checked against their own counts; this catches rows between them
+        // and the first page (a server that sorted the first page but not the query).
+        let received = fetch.rows - fetch.duplicate_rows;
+        if let Some((expected, dates)) = window.filter(|(n, _)| received < u64::try_from(*n).unwrap_or(0)) {
+            tracing::debug!(%dates, expected, received, "history row count differs from recordsFiltered");
+            fetch.count_mismatches.push(format!(
+                "{dates}: tautulli reported {expected} rows, {received} received"
+            ));
+        }
         Ok(fetch)
+    }
+
+    /// Read the ranges `planner` plans, `concurrency` at a time, sending each range's
+    /// pages and then the range itself to `tx`; returns the rows kept (not dropped as
+    /// `reading`'s overlap). With `again`, the days were already counted as done.
+    async fn read_ranges(
+        &self,
+        mut planner: Planner,
+        user_ids: Option<&str>,
+        reading: Reading<'_>,
+        budget: &RowBudget,
+        tx: &tokio::sync::mpsc::Sender<Delivery>,
+        again: bool,
+    ) -> Result<u64, Error> {
+        let concurrency = self.opts.concurrency.max(1);
+        let mut kept = 0;
+        // Ranges go out in waves of `concurrency`, each wave planned from every range
+        // read before it: the same history gives the same requests whatever order the
+        // answers arrive in.
+        loop {
+            let mut wave: FuturesUnordered<_> = std::iter::from_fn(|| planner.next_range())
+                .take(concurrency)
+                .map(|(first, last, days)| {
+                    tracing::debug!(after = %first, before = %last, days, "history request");
+                    async move {
+                        let mut day = self
+                            .history_range(first, Some(last), user_ids, reading, budget, Some(tx))
+                            .await?;
+                        (day.last, day.days) = (last, days);
+                        Ok::<_, Error>(day)
+                    }
+                })
+                .collect();
+            if wave.is_empty() {
+                return Ok(kept);
+            }
+            while let Some(done) = wave.next().await {
+                let mut day = done?;
+                planner.done(day.days, day.received);
+                kept += day.kept;
+                if again {
+                    day.days = 0;
+                }
+                // The receiver outlives the senders; a failed send means it is gone.
+                let _ = tx.send(Delivery::DayDone(day)).await;
+            }
+        }
     }
 
     /// Every history row started on or after `since` (epoch seconds), for incremental
@@ -338,11 +468,14 @@ impl Client {
     pub async fn history_since(&self, since: i64) -> Result<(Vec<HistoryRow>, HistoryFetch), Error> {
         let after = days_covering(since, since)[0];
         let budget = RowBudget::new(self.opts.max_rows);
-        let day = self
-            .history_range(after, None, None, Some(since), &budget, None)
-            .await?;
+        let newest = Reading {
+            newest_since: Some(since),
+            ..Reading::default()
+        };
+        let day = self.history_range(after, None, None, newest, &budget, None).await?;
         let mut fetch = HistoryFetch {
             days: 1,
+            requests: day.requests,
             rows: day.received,
             unusable_rows: day.unusable,
             undecodable_rows: day.undecodable,
@@ -365,24 +498,33 @@ impl Client {
         Ok((rows, fetch))
     }
 
-    /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`).
-    /// With `newest_since`, rows come newest first and paging stops at the first page that
-    /// reaches back before that time: an incremental refresh reads only what it needs, not
-    /// the whole padded day. With `sink`, each page's rows are sent there instead of
+    /// Rows whose server-local start date is in `[after, before]` (`before` open when `None`),
+    /// read as `reading` says. With `sink`, each page's rows are sent there instead of
     /// being collected in the returned day. Every page's rows count against `budget`.
     async fn history_range(
         &self,
         after: Date,
         before: Option<Date>,
         user_ids: Option<&str>,
-        newest_since: Option<i64>,
+        reading: Reading<'_>,
         budget: &RowBudget,
         sink: Option<&tokio::sync::mpsc::Sender<Delivery>>,
     ) -> Result<Day, Error> {
         const CMD: &str = "get_history";
         let mut paging = Paging::new(self.opts.page_size);
         let mut ids: HashSet<i64> = HashSet::new();
+        let Reading {
+            newest_since,
+            one_page,
+            from_row,
+            overlap,
+        } = reading;
+        paging.received = from_row;
         let mut day = Day {
+            requests: 0,
+            kept: 0,
+            cut: false,
+            brought: None,
             date: after,
             last: before.unwrap_or(after),
             days: 1,
@@ -392,6 +534,8 @@ impl Client {
             expected: None,
             received: 0,
         };
+        // Whether rows came oldest first, as asked, and the latest start seen.
+        let (mut ascending, mut latest) = (true, None::<i64>);
         loop {
             let mut params = vec![
                 ("grouping", "0".to_string()),
@@ -411,6 +555,7 @@ impl Client {
             if let Some(ids) = user_ids {
                 params.push(("user_id", ids.to_string()));
             }
+            day.requests += 1;
             let page: Page<HistoryRow> = self.call(CMD, &params).await?;
             let n = page.data.len();
             self.take_rows(budget, CMD, n)?;
@@ -425,16 +570,24 @@ impl Client {
             for row in page.data {
                 match row {
                     MaybeRow::Row(r) => {
-                        if r.row_id.or(r.id).is_some_and(|id| ids.insert(id)) {
+                        let id = r.row_id.or(r.id);
+                        if id.is_some_and(|id| ids.insert(id)) {
                             new_ids += 1;
                         }
                         oldest = oldest.min(r.started.unwrap_or(i64::MAX));
-                        rows.push(r);
+                        if let Some(t) = r.started {
+                            ascending = ascending && t >= latest.unwrap_or(t);
+                            latest = latest.max(Some(t));
+                        }
+                        if overlap.is_none_or(|o| !o.holds(r.started, id)) {
+                            rows.push(r);
+                        }
                     }
                     MaybeRow::Unusable => day.unusable += 1,
                     MaybeRow::Undecodable => day.undecodable += 1,
                 }
             }
+            day.kept += rows.len() as u64;
             match sink {
                 // The receiver outlives the senders; a failed send means it is gone.
                 Some(tx) => {
@@ -444,9 +597,50 @@ impl Client {
             }
             // Duplicates are dropped and counted by the caller; a read cut at the bound
             // shows as a count mismatch there.
-            if newest_since.is_some_and(|since| oldest < since) || paging.next(n, new_ids) != Next::Page {
+            let next = paging.next(n, new_ids);
+            if one_page && next == Next::Page {
+                day.cut = true;
+                day.brought = Some(Overlap {
+                    sorted_until: latest.filter(|_| ascending),
+                    ids,
+                });
                 return Ok(day);
             }
+            if newest_since.is_some_and(|since| oldest < since) || next != Next::Page {
+                return Ok(day);
+            }
+        }
+    }
+}
+
+/// How [`Client::history_range`] reads a range.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reading<'a> {
+    /// Newest first, stopping at the first page that reaches back before this time: an
+    /// incremental refresh reads only what it needs, not the whole padded day.
+    newest_since: Option<i64>,
+    /// Stop after the first page even if it is full (the whole-window request).
+    one_page: bool,
+    /// The first page's `start`: rows an earlier request of the same query brought.
+    from_row: u64,
+    /// Rows an earlier request already brought, dropped here.
+    overlap: Option<&'a Overlap>,
+}
+
+/// What the first page of a window brought: the rows with the ids in `ids` and, when it
+/// came oldest first, every row that started before `sorted_until`.
+#[derive(Debug)]
+struct Overlap {
+    sorted_until: Option<i64>,
+    ids: HashSet<i64>,
+}
+
+impl Overlap {
+    /// Whether a row with this start and id was already brought.
+    fn holds(&self, started: Option<i64>, id: Option<i64>) -> bool {
+        match id {
+            Some(id) => self.ids.contains(&id),
+            None => started.zip(self.sorted_until).is_some_and(|(t, until)| t < until),
         }
     }
 }
@@ -478,6 +672,24 @@ mod tests {
         p.add(10, Some(-3));
         p.add(1_000_000, None);
         assert_eq!((p.announced, p.next(10, 10)), (None, Next::Page));
+    }
+
+    #[test]
+    fn the_first_page_holds_its_ids_and_when_sorted_every_earlier_row_without_one() {
+        let sorted = Overlap {
+            sorted_until: Some(100),
+            ids: HashSet::from([1, 2]),
+        };
+        assert!(sorted.holds(Some(100), Some(2)), "an id it brought");
+        assert!(!sorted.holds(Some(100), Some(3)), "a tie it did not bring");
+        assert!(!sorted.holds(Some(50), Some(3)), "an id decides, not the start");
+        assert!(sorted.holds(Some(99), None), "no id: started before the page's end");
+        assert!(!sorted.holds(Some(100), None) && !sorted.holds(None, None));
+        let unsorted = Overlap {
+            sorted_until: None,
+            ids: HashSet::from([1]),
+        };
+        assert!(unsorted.holds(Some(5), Some(1)) && !unsorted.holds(Some(5), None));
     }
 
     #[test]

@@ -28,10 +28,11 @@ pub fn days_covering(since: i64, until: i64) -> Vec<Date> {
     out
 }
 
-/// Plans the history requests of one read: consecutive ranges of server-local days,
-/// oldest first, planned a wave at a time, each sized to bring about [`Planner::FILL`] of a page at the rows per
-/// day seen so far, and at most twice the days already read (so a quiet start cannot
-/// send the rest of a busy window in one request).
+/// Plans the history requests that follow a read's first request (the whole window, one
+/// page: see [`super::paging`]): consecutive ranges of server-local days, oldest first,
+/// planned a wave at a time, each sized to bring about [`Planner::FILL`] of a page at the
+/// rows per day known so far, and at most twice the days already known (so a quiet start
+/// cannot send the rest of a busy window in one request).
 pub(super) struct Planner {
     dates: Vec<Date>,
     next: usize,
@@ -44,13 +45,15 @@ impl Planner {
     /// The share of a page a range aims for: room for a day busier than the average.
     const FILL: f64 = 0.8;
 
-    pub(super) fn new(dates: Vec<Date>, page_size: usize) -> Planner {
+    /// Plans `dates`, knowing that `known_days` days held `known_rows` rows (the first
+    /// request's count over the whole window, or what it brought).
+    pub(super) fn new(dates: Vec<Date>, page_size: usize, known_days: usize, known_rows: u64) -> Planner {
         Planner {
             dates,
             next: 0,
             page_size: page_size.max(1),
-            days_done: 0,
-            rows_done: 0,
+            days_done: known_days,
+            rows_done: known_rows,
         }
     }
 
@@ -102,22 +105,23 @@ mod tests {
     fn quiet_days_are_merged_and_ranges_grow_with_what_was_read() {
         let d = dates(33);
         assert_eq!(d.len(), 33);
-        // 5 rows a day, pages of 10,000: each range twice the days read so far.
-        assert_eq!(plan(&mut Planner::new(d.clone(), 10_000), 5), [1, 2, 6, 18, 6]);
+        // 5 rows a day, pages of 10,000, one day known: each range twice the days known.
+        assert_eq!(plan(&mut Planner::new(d.clone(), 10_000, 1, 5), 5), [2, 6, 18, 7]);
         // Nothing at all: the same growth, never one blind request for everything.
-        assert_eq!(plan(&mut Planner::new(d.clone(), 10_000), 0), [1, 2, 6, 18, 6]);
+        assert_eq!(plan(&mut Planner::new(d.clone(), 10_000, 1, 0), 0), [2, 6, 18, 7]);
+        // The whole window's count known: the rest goes in one request.
+        assert_eq!(plan(&mut Planner::new(d.clone(), 10_000, 33, 165), 5), [33]);
     }
 
     #[test]
     fn ranges_hold_about_a_page_and_a_busy_day_stands_alone() {
         let d = dates(33);
-        // 1,700 rows a day, pages of 10,000: ranges of 4 days (6,800 rows) once known.
-        let sizes = plan(&mut Planner::new(d.clone(), 10_000), 1_700);
-        assert_eq!(&sizes[..3], [1, 2, 4]);
-        assert!(sizes[3..sizes.len() - 1].iter().all(|n| *n == 4), "{sizes:?}");
+        // 1,700 rows a day, pages of 10,000: ranges of 4 days (6,800 rows).
+        let sizes = plan(&mut Planner::new(d.clone(), 10_000, 33, 33 * 1_700), 1_700);
+        assert!(sizes[..sizes.len() - 1].iter().all(|n| *n == 4), "{sizes:?}");
         assert_eq!(sizes.iter().sum::<usize>(), 33, "every date once");
         // Busier than a page: one day per request, paged.
-        assert_eq!(plan(&mut Planner::new(d, 1_000), 5_000), vec![1; 33]);
+        assert_eq!(plan(&mut Planner::new(d, 1_000, 1, 5_000), 5_000), vec![1; 33]);
     }
 
     #[test]

@@ -290,9 +290,11 @@ async fn a_users_table_that_never_ends_is_read_to_its_count_and_no_further() {
     assert!(warned, "{:#?}", exp.logs());
 }
 
-/// History pages that are always full of new rows, while `recordsFiltered` gives the
-/// day's real count (0 to 6 here): each day is read up to its count plus the tolerance
-/// (100 rows), so at most 3 pages of 50, and every day is a counted mismatch.
+/// History pages that are always full of new rows, all started a day ago, while
+/// `recordsFiltered` gives the real count of what was asked. The whole-window request
+/// brings one page of 50; the rest is one range from the day before that start to the
+/// window's end, read up to its count (at most 6 rows here) plus the tolerance (100
+/// rows): 3 pages of 50, and that range is a counted mismatch.
 #[tokio::test(flavor = "multi_thread")]
 async fn history_pages_that_never_end_are_read_to_the_count_and_counted() {
     let (fake, url) = spawn_fake(standard_now(), "UTC").await;
@@ -304,13 +306,26 @@ async fn history_pages_that_never_end_are_read_to_the_count_and_counted() {
     flags.extend_from_slice(&["--tautulli-page-size", "50"]);
     let exp = Exporter::start(&url, KEY, &flags).await;
     let m = exp.wait_for("first refresh", |m| up(m) == Some(1.0)).await;
-    // --days 30 asks 33 server-local days (one of padding each side).
-    let days = 33;
-    let requests = fake.count("get_history");
-    assert!((days..=3 * days).contains(&requests), "{requests} requests");
+    let history: Vec<_> = fake.requests().into_iter().filter(|r| r.cmd == "get_history").collect();
+    let starts: Vec<&str> = history.iter().map(|r| r.params["start"].as_str()).collect();
+    assert_eq!(
+        starts,
+        ["0", "0", "50", "100"],
+        "one page of the window, then one range paged to its bound"
+    );
+    let a_day_ago = jiff::Timestamp::now().as_second() - 86_400;
+    let from = jiff::Timestamp::from_second(a_day_ago - 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    assert_eq!(
+        history[1].params["after"], from,
+        "the rest starts where the first page reached"
+    );
     assert_eq!(
         sample(&m, "plex_sharing_history_count_mismatches_total{server=\"home\"}"),
-        Some(days as f64),
+        Some(1.0),
         "{m}"
     );
     assert!(failure_reasons(&m).is_empty(), "{m}");

@@ -1,5 +1,7 @@
 //! `report` end to end: the real binary against a fake Tautulli.
 
+use plex_sharing_exporter::simulator::Fault;
+
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,8 +115,7 @@ async fn history_is_read_raw_in_day_ranges_and_never_with_length_minus_one() {
         ranges.push((date("after"), date("before")));
     }
     // 7 days of window span 8 UTC dates, plus one day of padding on each side: 10 dates,
-    // each in exactly one range. A few rows a day: quiet days are merged (the first wave
-    // of four single days, then ranges sized from what they brought).
+    // each in exactly one range. The window fits in a page: one request for all of it.
     ranges.sort();
     let first = jiff::Timestamp::from_second(NOW - 7 * 86_400)
         .unwrap()
@@ -126,11 +127,7 @@ async fn history_is_read_raw_in_day_ranges_and_never_with_length_minus_one() {
     }
     let days: i32 = ranges.iter().map(|(a, b)| (*b - *a).get_days() + 1).sum();
     assert_eq!(days, 10, "{ranges:?}");
-    assert!(
-        hist.len() < 10,
-        "quiet days merged: {} requests for 10 days",
-        hist.len()
-    );
+    assert_eq!(hist.len(), 1, "a window that fits in a page is one request");
     assert_eq!(fake.count("get_users_table"), 1);
     assert_eq!(fake.count("get_geoip_lookup"), 0, "no geo lookups without --geo");
 }
@@ -146,6 +143,92 @@ async fn row_1001_of_a_user_is_not_lost() {
     let r = report(&url, &["--format", "json", "--tautulli-page-size", "100"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(report_user(&r.json(), 7)["plays"], 1500);
+}
+
+/// A window larger than a page: the first request brings one page of it, oldest first;
+/// ranges from the day that page reached bring the rest. Where they overlap the first
+/// page, even inside a group of plays that started the same second, every row is kept
+/// once and nothing is counted as a duplicate or a mismatch.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_larger_than_a_page_is_read_once_across_the_first_page_boundary() {
+    let mut w = World::default();
+    w.user(7, "busy", "Busy Household");
+    // 50 start times, 5 plays each on 5 devices, 5 hours apart: 250 rows over 10 days.
+    for i in 0..250 {
+        let started = NOW - 12 * DAY + (i / 5) * 5 * 3600;
+        w.play(7, &format!("tv{}", i % 5), "Roku", "81.1.1.1", started, 300);
+    }
+    let (fake, url) = spawn_fake(w.data, "UTC").await;
+    // Pages of 98 end inside a group of five plays that started together.
+    let r = report(&url, &["--format", "json", "--tautulli-page-size", "98"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    assert_eq!(report_user(&doc, 7)["plays"], 250);
+    let source = &doc["source"];
+    assert_eq!(source["rows_received"], 250, "{source}");
+    assert_eq!(source["rows_skipped"], serde_json::json!({}), "{source}");
+    assert_eq!(source["count_mismatches"], serde_json::json!([]), "{source}");
+    let hist: Vec<_> = fake.requests().into_iter().filter(|q| q.cmd == "get_history").collect();
+    let window = jiff::Timestamp::from_second(NOW - 30 * DAY)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    assert_eq!(hist[0].params["after"], window.yesterday().unwrap().to_string());
+    assert_eq!(hist[0].params["length"], "98");
+    // Row 98 started on day 19 of the group times (97 / 5 = 19, 5 hours apart); the rest
+    // starts the day before that start's UTC date, the earliest server-local date it has.
+    let reached = jiff::Timestamp::from_second(NOW - 12 * DAY + 19 * 5 * 3600)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    assert_eq!(hist[1].params["after"], reached.yesterday().unwrap().to_string());
+    assert!(hist.len() <= 6, "{} requests for 250 rows in pages of 98", hist.len());
+}
+
+/// A server that ignores `order_column` and serves rows grouped by user, each user's
+/// oldest first, loses no row of a window larger than a page, and counts none twice:
+/// - when the first page holds one user, it looks oldest first; the rest falls short of
+///   the window's count, so the days before it are read too, the page's rows dropped by id;
+/// - when it holds two users, it is not oldest first, so the same query is paged on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_ignores_the_order_loses_no_row_of_a_window_larger_than_a_page() {
+    for (users, plays) in [(vec![7, 8], 120), (vec![7, 8, 9], 50)] {
+        let mut w = World::default();
+        for &user in &users {
+            w.user(user, &format!("u{user}"), &format!("User {user}"));
+            for i in 0..plays {
+                w.play(user, "tv", "Roku", "81.1.1.1", NOW - 12 * DAY + i * 7200 + user, 300);
+            }
+        }
+        let (fake, url) = spawn_fake(w.data, "UTC").await;
+        fake.set_fault(Some(Fault::Unordered));
+        let r = report(&url, &["--format", "json", "--tautulli-page-size", "100"]).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let doc = r.json();
+        for &user in &users {
+            assert_eq!(report_user(&doc, user)["plays"], plays, "user {user}");
+        }
+        let source = &doc["source"];
+        assert_eq!(source["rows_received"], users.len() as i64 * plays, "{source}");
+        assert_eq!(source["rows_skipped"], serde_json::json!({}), "{source}");
+        assert_eq!(source["count_mismatches"], serde_json::json!([]), "{source}");
+        let hist: Vec<_> = fake.requests().into_iter().filter(|q| q.cmd == "get_history").collect();
+        let (first, second) = (&hist[0].params, &hist[1].params);
+        if users.len() == 2 {
+            assert_ne!(second["after"], first["after"], "the rest from where the page reached");
+            assert!(
+                hist[2..].iter().any(|q| q.params["after"] == first["after"]),
+                "then the days before it"
+            );
+        } else {
+            let same = |k: &str| second[k] == first[k];
+            assert!(
+                same("after") && same("before") && second["start"] == "100",
+                "{second:?}"
+            );
+            assert_eq!(hist.len(), 2, "150 rows: one more page of the same query");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
