@@ -30,6 +30,10 @@ use crate::detect::UserInfo;
 /// or a window the default memory limit could not hold, reaches it.
 pub const DEFAULT_MAX_ROWS: u64 = 2_000_000;
 
+/// Twice the size of a real history row in Tautulli's JSON (1,074–1,108 bytes in the
+/// captured samples): how many rows the body cap is taken to hold.
+const ROW_BYTES_BOUND: usize = 2048;
+
 /// Rows a query may bring beyond the count Tautulli announced (`recordsFiltered`):
 /// rows written while it is paged, a tenth of the count and at least 100. Paging stops
 /// there even if pages keep bringing new row ids, so a server that pages without end
@@ -282,8 +286,13 @@ impl Client {
                 return Ok(());
             };
             tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), "history request: the whole window, one page");
+            // Alone in flight, the first request may bring what `concurrency` pages would,
+            // as far as the body cap holds it at twice a real row's size.
+            let first_page = (page_size * concurrency)
+                .min(self.opts.max_body_bytes / ROW_BYTES_BOUND)
+                .max(page_size);
             let whole = Reading {
-                one_page: true,
+                one_page: Some(first_page),
                 ..Reading::default()
             };
             let mut first = self
@@ -519,6 +528,9 @@ impl Client {
             from_row,
             overlap,
         } = reading;
+        if let Some(length) = one_page {
+            paging.page_size = length.max(1);
+        }
         paging.received = from_row;
         let mut day = Day {
             requests: 0,
@@ -598,7 +610,7 @@ impl Client {
             // Duplicates are dropped and counted by the caller; a read cut at the bound
             // shows as a count mismatch there.
             let next = paging.next(n, new_ids);
-            if one_page && next == Next::Page {
+            if one_page.is_some() && next == Next::Page {
                 day.cut = true;
                 day.brought = Some(Overlap {
                     sorted_until: latest.filter(|_| ascending),
@@ -619,8 +631,9 @@ struct Reading<'a> {
     /// Newest first, stopping at the first page that reaches back before this time: an
     /// incremental refresh reads only what it needs, not the whole padded day.
     newest_since: Option<i64>,
-    /// Stop after the first page even if it is full (the whole-window request).
-    one_page: bool,
+    /// Ask one page of this many rows and stop there even if it is full (the
+    /// whole-window request).
+    one_page: Option<usize>,
     /// The first page's `start`: rows an earlier request of the same query brought.
     from_row: u64,
     /// Rows an earlier request already brought, dropped here.

@@ -303,7 +303,7 @@ async fn history_pages_that_never_end_are_read_to_the_count_and_counted() {
         garbage_count: false,
     }));
     let mut flags = ONE_REFRESH.to_vec();
-    flags.extend_from_slice(&["--tautulli-page-size", "50"]);
+    flags.extend_from_slice(&["--tautulli-page-size", "50", "--tautulli-concurrency", "1"]);
     let exp = Exporter::start(&url, KEY, &flags).await;
     let m = exp.wait_for("first refresh", |m| up(m) == Some(1.0)).await;
     let history: Vec<_> = fake.requests().into_iter().filter(|r| r.cmd == "get_history").collect();

@@ -145,7 +145,7 @@ async fn row_1001_of_a_user_is_not_lost() {
     assert_eq!(report_user(&r.json(), 7)["plays"], 1500);
 }
 
-/// A window larger than a page: the first request brings one page of it, oldest first;
+/// A window larger than a page: the first request brings what `--tautulli-concurrency` pages hold, oldest first;
 /// ranges from the day that page reached bring the rest. Where they overlap the first
 /// page, even inside a group of plays that started the same second, every row is kept
 /// once and nothing is counted as a duplicate or a mismatch.
@@ -159,8 +159,17 @@ async fn a_window_larger_than_a_page_is_read_once_across_the_first_page_boundary
         w.play(7, &format!("tv{}", i % 5), "Roku", "81.1.1.1", started, 300);
     }
     let (fake, url) = spawn_fake(w.data, "UTC").await;
-    // Pages of 98 end inside a group of five plays that started together.
-    let r = report(&url, &["--format", "json", "--tautulli-page-size", "98"]).await;
+    // Alone in flight, the first request asks what two pages of 49 would hold: 98 rows,
+    // which end inside a group of five plays that started together.
+    let flags = [
+        "--format",
+        "json",
+        "--tautulli-page-size",
+        "49",
+        "--tautulli-concurrency",
+        "2",
+    ];
+    let r = report(&url, &flags).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = r.json();
     assert_eq!(report_user(&doc, 7)["plays"], 250);
@@ -182,7 +191,7 @@ async fn a_window_larger_than_a_page_is_read_once_across_the_first_page_boundary
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();
     assert_eq!(hist[1].params["after"], reached.yesterday().unwrap().to_string());
-    assert!(hist.len() <= 6, "{} requests for 250 rows in pages of 98", hist.len());
+    assert!(hist.len() <= 8, "{} requests for 250 rows in pages of 49", hist.len());
 }
 
 /// A server that ignores `order_column` and serves rows grouped by user, each user's
@@ -202,7 +211,15 @@ async fn a_server_that_ignores_the_order_loses_no_row_of_a_window_larger_than_a_
         }
         let (fake, url) = spawn_fake(w.data, "UTC").await;
         fake.set_fault(Some(Fault::Unordered));
-        let r = report(&url, &["--format", "json", "--tautulli-page-size", "100"]).await;
+        let flags = [
+            "--format",
+            "json",
+            "--tautulli-page-size",
+            "100",
+            "--tautulli-concurrency",
+            "1",
+        ];
+        let r = report(&url, &flags).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         let doc = r.json();
         for &user in &users {

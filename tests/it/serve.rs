@@ -552,7 +552,7 @@ async fn a_tail_refresh_reads_one_page_on_a_busy_server() {
     assert_eq!(tail.params.get("order_dir").map(String::as_str), Some("desc"));
 }
 
-/// A full load hands rows over a page at a time (so a big day is never held whole in
+/// A full load hands rows over a page at a time (so a big window is never held whole in
 /// its decoded form), and still reports every day done and every row received.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_load_hands_rows_over_page_by_page() {
@@ -574,8 +574,9 @@ async fn a_full_load_hands_rows_over_page_by_page() {
         .unwrap();
     let pages: Vec<usize> = deliveries.iter().map(|d| d.0).filter(|n| *n > 0).collect();
     assert_eq!(pages.iter().sum::<usize>(), 600);
-    assert!(pages.iter().all(|n| *n <= 50), "{pages:?}");
-    assert!(pages.len() >= 12, "one delivery per page, not per day: {pages:?}");
+    // The whole-window request, alone in flight, may bring what 4 pages would.
+    assert!(pages[0] <= 4 * 50 && pages[1..].iter().all(|n| *n <= 50), "{pages:?}");
+    assert!(pages.len() >= 8, "one delivery per page, not per range: {pages:?}");
     assert_eq!(fetch.days_done, fetch.days);
     assert_eq!(fetch.rows, 600);
     assert_eq!(deliveries.last().map(|d| d.1), Some(fetch.days));
