@@ -5,9 +5,15 @@
 #   benches/read.sh                      # the shared fake Tautulli on generated data
 #   benches/read.sh URL KEY_FILE         # any Tautulli (a real one: read-only API calls)
 #
-# Environment: USERS, SESSIONS (generated data; 100 x 530 = about 52,000 rows), DELAY_MS
-# (the fake's latency per request, default 0), DAYS (30), GEOIP_DB (adds a --geoip-db row),
-# SHARED (../shared). Rows:
+# Environment: USERS, SESSIONS (generated data; 100 x 530 = about 52,000 rows), DAYS (30),
+# GEOIP_DB (adds a --geoip-db row), SHARED (../shared), and which fake serves the data:
+#   FAKE=shared   ../shared/bench/fake_tautulli.py (default). It does not sort history
+#                 (rows come newest first whatever is asked); DELAY_MS adds latency to
+#                 every request.
+#   FAKE=own      examples/fake_tautulli.rs, the test suite's simulated Tautulli. It sorts
+#                 as asked, as Tautulli does; LOOKUP_DELAY_MS makes each GeoIP lookup take
+#                 that long (plex.tv answers across the internet, not from loopback).
+# Rows:
 #   floor: rows    one get_history request for every row of the window
 #   floor: geo     one get_geoip_lookup per distinct public address, 8 at once
 #   report         report (no GeoIP), report --geo cold and warm (--geoip.cache-file)
@@ -20,6 +26,9 @@ shared=${SHARED:-../shared}
 days=${DAYS:-30}
 bin=target/release/plex-sharing-exporter
 [ -x "$bin" ] || cargo build --release --quiet --bin plex-sharing-exporter
+own=target/release/examples/fake_tautulli
+fake_kind=${FAKE:-shared} # read now: the coproc below is named FAKE too
+[ "$fake_kind" != own ] || [ -x "$own" ] || cargo build --release --quiet --example fake_tautulli
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${fake_pid:-}" ] && kill "$fake_pid" 2>/dev/null || true' EXIT
 
@@ -37,8 +46,13 @@ fi
 
 start_fake() { # a fresh fake per row, so its request counts are that row's
   [ -n "$fake" ] || return 0
-  { coproc FAKE { exec python3 "$shared/bench/fake_tautulli.py" 0 "$data" --api-key "$key" \
-    --delay-ms "${DELAY_MS:-0}" --rebase-now 2>"$work/fake.log"; }; } 2>/dev/null
+  if [ "$fake_kind" = own ]; then
+    { coproc FAKE { exec "$own" 0 "$data" --api-key "$key" --rebase-now \
+      --lookup-delay-ms "${LOOKUP_DELAY_MS:-0}" 2>"$work/fake.log"; }; } 2>/dev/null
+  else
+    { coproc FAKE { exec python3 "$shared/bench/fake_tautulli.py" 0 "$data" --api-key "$key" \
+      --delay-ms "${DELAY_MS:-0}" --rebase-now 2>"$work/fake.log"; }; } 2>/dev/null
+  fi
   fake_pid=$FAKE_PID
   read -r line <&"${FAKE[0]}"
   url=$(echo "$line" | awk '{print $2}')

@@ -106,6 +106,10 @@ async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, Str
     if *key != s.api_key {
         return error("Invalid apikey");
     }
+    let delay = s.lookup_delay.lock().map(|d| *d).unwrap_or_default();
+    if cmd == "get_geoip_lookup" && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let Ok(data) = s.data.read() else {
         return exception();
     };

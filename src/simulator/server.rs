@@ -30,6 +30,8 @@ pub struct FakeTautulli {
     pub(super) tz: TimeZone,
     pub(super) fault: Mutex<Option<Fault>>,
     pub(super) log: Mutex<Vec<Request>>,
+    /// How long `get_geoip_lookup` takes: Tautulli asks plex.tv, across the internet.
+    pub(super) lookup_delay: Mutex<Duration>,
 }
 
 impl FakeTautulli {
@@ -41,7 +43,15 @@ impl FakeTautulli {
             tz,
             fault: Mutex::new(None),
             log: Mutex::new(Vec::new()),
+            lookup_delay: Mutex::new(Duration::ZERO),
         })
+    }
+
+    /// Make every `get_geoip_lookup` take `delay`, as plex.tv answering over the internet.
+    pub fn set_lookup_delay(&self, delay: Duration) {
+        if let Ok(mut d) = self.lookup_delay.lock() {
+            *d = delay;
+        }
     }
 
     /// Replace the dataset (simulates Tautulli recording new plays).

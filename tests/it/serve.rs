@@ -696,3 +696,23 @@ async fn the_configuration_file_names_the_geoip_cache_file_too() {
         "read from the file the config names"
     );
 }
+
+/// The fake's lookup delay (`benches/read.sh` with `FAKE=own LOOKUP_DELAY_MS`) holds each
+/// `get_geoip_lookup` that long, as plex.tv answering across the internet does, and the
+/// answer is still the dataset's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fakes_lookup_delay_holds_each_geoip_lookup() {
+    let mut w = World::default();
+    w.geo("81.1.1.1", "New York", "United States", 40.7, -74.0);
+    let (fake, url) = spawn_fake(w.data, "UTC").await;
+    fake.set_lookup_delay(Duration::from_millis(300));
+    let client = Client::new(ClientOptions::new(TautulliUrl::parse(&url).unwrap(), ApiKey::new(KEY))).unwrap();
+    let started = std::time::Instant::now();
+    let place = client.geoip_lookup("81.1.1.1".parse().unwrap()).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(place.and_then(|p| p.city).as_deref(), Some("New York"));
+}
