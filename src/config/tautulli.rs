@@ -32,7 +32,8 @@ pub struct TautulliArgs {
     /// Extra attempts after a transient failure (connection, timeout, HTTP 5xx).
     #[arg(long = "tautulli-retries", default_value_t = 2)]
     pub tautulli_retries: u32,
-    /// History days fetched concurrently.
+    /// History requests in flight (the first request of a full read, alone, asks this
+    /// many pages).
     #[arg(long = "tautulli-concurrency", default_value_t = 4)]
     pub tautulli_concurrency: usize,
     /// History rows per request.

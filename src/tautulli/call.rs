@@ -38,7 +38,7 @@ pub struct ClientOptions {
     pub retries: u32,
     /// First backoff delay; doubled after each failure.
     pub backoff: Duration,
-    /// History days fetched at once.
+    /// History requests in flight.
     pub concurrency: usize,
     /// Rows per history page.
     pub page_size: usize,
