@@ -13,7 +13,7 @@
 //!    brought are dropped where the ranges overlap it.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use jiff::civil::Date;
@@ -288,16 +288,41 @@ impl Client {
             tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), "history request: the whole window, one page");
             // Alone in flight, the first request may bring what `concurrency` pages would,
             // as far as the body cap holds it at twice a real row's size.
-            let first_page = (page_size * concurrency)
+            let first_page = page_size
+                .saturating_mul(concurrency)
                 .min(self.opts.max_body_bytes / ROW_BYTES_BOUND)
                 .max(page_size);
-            let whole = Reading {
-                one_page: Some(first_page),
+            let whole = |length| Reading {
+                one_page: Some(length),
                 ..Reading::default()
             };
-            let mut first = self
-                .history_range(first_date, Some(last_date), user_ids, whole, budget, Some(&tx))
-                .await?;
+            let read = self.history_range(
+                first_date,
+                Some(last_date),
+                user_ids,
+                whole(first_page),
+                budget,
+                Some(&tx),
+            );
+            let mut first = match read.await {
+                // Rows larger than ROW_BYTES_BOUND: one page, as every later request asks.
+                Err(Error::TooLarge { .. }) if first_page > page_size => {
+                    tracing::debug!(
+                        rows = first_page,
+                        "the first request's answer passed the body cap; asking one page"
+                    );
+                    self.history_range(
+                        first_date,
+                        Some(last_date),
+                        user_ids,
+                        whole(page_size),
+                        budget,
+                        Some(&tx),
+                    )
+                    .await?
+                }
+                other => other?,
+            };
             (first.last, first.days) = (last_date, dates.len());
             // A full page is the whole window only when it is exactly Tautulli's count.
             let complete = !first.cut || first.expected == Some(first.received as i64);
@@ -345,7 +370,7 @@ impl Client {
                 "the window does not fit in a page; reading the rest in ranges"
             );
             first.days = from;
-            let (first_received, first_count) = (first.kept, first.expected);
+            let (first_received, first_count) = (first.kept + first.unusable + first.undecodable, first.expected);
             let _ = tx.send(Delivery::DayDone(first)).await;
             let rest_reading = Reading {
                 overlap: overlap.as_ref(),
@@ -373,7 +398,7 @@ impl Client {
         };
         let mut seen: HashSet<i64> = HashSet::new();
         // The whole window's count, when its first request was cut after one page.
-        let mut window: Option<(i64, String)> = None;
+        let mut window: Option<(i64, Date, Date)> = None;
         let consume = async {
             while let Some(delivery) = rx.recv().await {
                 match delivery {
@@ -391,7 +416,10 @@ impl Client {
                         fetch.unusable_rows += day.unusable;
                         fetch.undecodable_rows += day.undecodable;
                         if day.cut {
-                            window = day.expected.map(|n| (n, format!("{}..{}", day.date, day.last)));
+                            window = day.expected.map(|n| (n, day.date, day.last));
+                        } else if window.is_some_and(|(_, first, last)| (day.date, day.last) == (first, last)) {
+                            // Paged on through the window's own query: checked right below.
+                            window = None;
                         }
                         if let Some(expected) = day.expected.filter(|e| !day.cut && *e != day.received as i64) {
                             let dates = if day.days > 1 {
@@ -415,7 +443,8 @@ impl Client {
         // Ranges are checked against their own counts; this catches rows between them
         // and the first page (a server that sorted the first page but not the query).
         let received = fetch.rows - fetch.duplicate_rows;
-        if let Some((expected, dates)) = window.filter(|(n, _)| received < u64::try_from(*n).unwrap_or(0)) {
+        if let Some((expected, first, last)) = window.filter(|(n, ..)| received < u64::try_from(*n).unwrap_or(0)) {
+            let dates = format!("{first}..{last}");
             tracing::debug!(%dates, expected, received, "history row count differs from recordsFiltered");
             fetch.count_mismatches.push(format!(
                 "{dates}: tautulli reported {expected} rows, {received} received"
@@ -426,7 +455,8 @@ impl Client {
 
     /// Read the ranges `planner` plans, `concurrency` at a time, sending each range's
     /// pages and then the range itself to `tx`; returns the rows kept (not dropped as
-    /// `reading`'s overlap). With `again`, the days were already counted as done.
+    /// `reading`'s overlap), unusable ones included as Tautulli counts them. With `again`,
+    /// the days were already read (counted as done, and their unusable rows counted).
     async fn read_ranges(
         &self,
         mut planner: Planner,
@@ -461,9 +491,10 @@ impl Client {
             while let Some(done) = wave.next().await {
                 let mut day = done?;
                 planner.done(day.days, day.received);
-                kept += day.kept;
+                kept += day.kept + day.unusable + day.undecodable;
                 if again {
-                    day.days = 0;
+                    // Counted when first read; rows that are not rows cannot be told apart.
+                    (day.days, day.unusable, day.undecodable) = (0, 0, 0);
                 }
                 // The receiver outlives the senders; a failed send means it is gone.
                 let _ = tx.send(Delivery::DayDone(day)).await;
@@ -547,7 +578,7 @@ impl Client {
             received: 0,
         };
         // Whether rows came oldest first, as asked, and the latest start seen.
-        let (mut ascending, mut latest) = (true, None::<i64>);
+        let (mut ascending, mut latest, mut idless_at_latest) = (true, None::<i64>, 0usize);
         loop {
             let mut params = vec![
                 ("grouping", "0".to_string()),
@@ -589,7 +620,10 @@ impl Client {
                         oldest = oldest.min(r.started.unwrap_or(i64::MAX));
                         if let Some(t) = r.started {
                             ascending = ascending && t >= latest.unwrap_or(t);
-                            latest = latest.max(Some(t));
+                            if latest.is_none_or(|l| t > l) {
+                                (latest, idless_at_latest) = (Some(t), 0);
+                            }
+                            idless_at_latest += usize::from(id.is_none() && latest == Some(t));
                         }
                         if overlap.is_none_or(|o| !o.holds(r.started, id)) {
                             rows.push(r);
@@ -614,6 +648,7 @@ impl Client {
                 day.cut = true;
                 day.brought = Some(Overlap {
                     sorted_until: latest.filter(|_| ascending),
+                    idless_at_until: AtomicUsize::new(idless_at_latest),
                     ids,
                 });
                 return Ok(day);
@@ -641,19 +676,27 @@ struct Reading<'a> {
 }
 
 /// What the first page of a window brought: the rows with the ids in `ids` and, when it
-/// came oldest first, every row that started before `sorted_until`.
+/// came oldest first, every row that started before `sorted_until` and, of the rows
+/// without an id that started then, `idless_at_until` (told apart by count only).
 #[derive(Debug)]
 struct Overlap {
     sorted_until: Option<i64>,
+    idless_at_until: AtomicUsize,
     ids: HashSet<i64>,
 }
 
 impl Overlap {
-    /// Whether a row with this start and id was already brought.
+    /// Whether a row with this start and id was already brought. A row without an id
+    /// that started at `sorted_until` is, as many times as the first page had one.
     fn holds(&self, started: Option<i64>, id: Option<i64>) -> bool {
-        match id {
-            Some(id) => self.ids.contains(&id),
-            None => started.zip(self.sorted_until).is_some_and(|(t, until)| t < until),
+        match (id, started.zip(self.sorted_until)) {
+            (Some(id), _) => self.ids.contains(&id),
+            (None, Some((t, until))) if t == until => self
+                .idless_at_until
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok(),
+            (None, Some((t, until))) => t < until,
+            (None, None) => false,
         }
     }
 }
@@ -691,15 +734,19 @@ mod tests {
     fn the_first_page_holds_its_ids_and_when_sorted_every_earlier_row_without_one() {
         let sorted = Overlap {
             sorted_until: Some(100),
+            idless_at_until: AtomicUsize::new(1),
             ids: HashSet::from([1, 2]),
         };
         assert!(sorted.holds(Some(100), Some(2)), "an id it brought");
         assert!(!sorted.holds(Some(100), Some(3)), "a tie it did not bring");
         assert!(!sorted.holds(Some(50), Some(3)), "an id decides, not the start");
         assert!(sorted.holds(Some(99), None), "no id: started before the page's end");
-        assert!(!sorted.holds(Some(100), None) && !sorted.holds(None, None));
+        assert!(sorted.holds(Some(100), None), "the one tie without an id it brought");
+        assert!(!sorted.holds(Some(100), None), "a second one it did not");
+        assert!(!sorted.holds(None, None));
         let unsorted = Overlap {
             sorted_until: None,
+            idless_at_until: AtomicUsize::new(0),
             ids: HashSet::from([1]),
         };
         assert!(unsorted.holds(Some(5), Some(1)) && !unsorted.holds(Some(5), None));
