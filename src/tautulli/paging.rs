@@ -253,9 +253,10 @@ impl Client {
     }
 
     /// Stream every history row started in `[since, until]` (epoch seconds) to
-    /// `on_rows`, a page at a time, reading one server-local day per query and
-    /// `concurrency` days at once. Asks from the day before `since` to the day after
-    /// `until` (the server's time zone is unknown); cut exactly on your side.
+    /// `on_rows`, a page at a time: the whole window first, then whatever it did not
+    /// bring (see the module documentation), `concurrency` requests in flight. Asks from
+    /// the day before `since` to the day after `until` (the server's time zone is
+    /// unknown); cut exactly on your side.
     /// `user_ids` is an optional comma-separated list of users to read.
     ///
     /// Pages are handed over as they arrive rather than per day: decoded rows are about
@@ -280,121 +281,17 @@ impl Client {
         let budget = RowBudget::new(self.opts.max_rows);
         let budget = &budget;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(concurrency);
-        let page_size = self.opts.page_size;
         let produce = async move {
-            let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
+            if dates.is_empty() {
                 return Ok(());
-            };
-            tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), "history request: the whole window, one page");
-            // Alone in flight, the first request may bring what `concurrency` pages would,
-            // as far as the body cap holds it at twice a real row's size.
-            let first_page = page_size
-                .saturating_mul(concurrency)
-                .min(self.opts.max_body_bytes / ROW_BYTES_BOUND)
-                .max(page_size);
-            let whole = |length| Reading {
-                one_page: Some(length),
-                ..Reading::default()
-            };
-            let read = self.history_range(
-                first_date,
-                Some(last_date),
+            }
+            let read = Read {
                 user_ids,
-                whole(first_page),
                 budget,
-                Some(&tx),
-            );
-            let mut first = match read.await {
-                // Rows larger than ROW_BYTES_BOUND: one page, as every later request asks.
-                Err(Error::TooLarge { .. }) if first_page > page_size => {
-                    tracing::debug!(
-                        rows = first_page,
-                        "the first request's answer passed the body cap; asking one page"
-                    );
-                    self.history_range(
-                        first_date,
-                        Some(last_date),
-                        user_ids,
-                        whole(page_size),
-                        budget,
-                        Some(&tx),
-                    )
-                    .await?
-                }
-                other => other?,
+                tx: &tx,
             };
-            (first.last, first.days) = (last_date, dates.len());
-            // A full page is the whole window only when it is exactly Tautulli's count.
-            let complete = !first.cut || first.expected == Some(first.received as i64);
-            if complete {
-                first.cut = false;
-                let _ = tx.send(Delivery::DayDone(first)).await;
-                return Ok(());
-            }
-            let overlap = first.brought.take();
-            let Some(sorted_until) = overlap.as_ref().and_then(|o| o.sorted_until) else {
-                // A server that ignores the order: nothing says which days the first page
-                // holds, so its query is paged on as it is.
-                tracing::debug!(
-                    window_rows = first.expected,
-                    first_page = first.received,
-                    "the first page is not oldest first; paging through the whole window"
-                );
-                let paging_on = Reading {
-                    from_row: first.received,
-                    ..Reading::default()
-                };
-                first.days = 0;
-                let _ = tx.send(Delivery::DayDone(first)).await;
-                let mut rest = self
-                    .history_range(first_date, Some(last_date), user_ids, paging_on, budget, Some(&tx))
-                    .await?;
-                (rest.last, rest.days) = (last_date, dates.len());
-                let _ = tx.send(Delivery::DayDone(rest)).await;
-                return Ok(());
-            };
-            // Oldest first, the first page holds every row that started before its latest
-            // start, and the rest begins on the earliest server-local date that start can
-            // have.
-            let reached = days_covering(sorted_until, sorted_until)[0];
-            let from = dates.iter().position(|d| *d >= reached).unwrap_or(0);
-            let rest = dates[from..].to_vec();
-            let (known_days, known_rows) = match first.expected.and_then(|n| u64::try_from(n).ok()) {
-                Some(n) => (dates.len(), n),
-                None => (from.max(1), first.received),
-            };
-            tracing::debug!(
-                window_rows = first.expected,
-                first_page = first.received,
-                from = %dates[from],
-                "the window does not fit in a page; reading the rest in ranges"
-            );
-            first.days = from;
-            let (first_received, first_count) = (first.kept + first.unusable + first.undecodable, first.expected);
-            let _ = tx.send(Delivery::DayDone(first)).await;
-            let rest_reading = Reading {
-                overlap: overlap.as_ref(),
-                ..Reading::default()
-            };
-            let planner = Planner::new(rest, page_size, known_days, known_rows);
-            let kept = self
-                .read_ranges(planner, user_ids, rest_reading, budget, &tx, false)
-                .await?;
-            // Fewer rows than the window's count: the first page was not its oldest rows
-            // (a server that ignores the order), so the days before the rest are read
-            // again, the first page's rows dropped by id.
-            let short = first_received + kept < known_rows && first_count.is_some();
-            if short && from > 0 {
-                tracing::debug!(
-                    window_rows = first_count,
-                    received = first_received + kept,
-                    "the first page was not the window's oldest rows; reading the days before it"
-                );
-                let head = Planner::new(dates[..from].to_vec(), page_size, known_days, known_rows);
-                self.read_ranges(head, user_ids, rest_reading, budget, &tx, true)
-                    .await?;
-            }
-            Ok::<(), Error>(())
+            let first = self.read_first_page(&dates, &read).await?;
+            self.read_the_rest(first, &dates, &read).await
         };
         let mut seen: HashSet<i64> = HashSet::new();
         // The whole window's count, when its first request was cut after one page.
@@ -453,6 +350,123 @@ impl Client {
         Ok(fetch)
     }
 
+    /// Step 1 of a full read: the whole window, one page of what `concurrency` pages
+    /// hold (it is alone in flight), as far as the body cap holds it at
+    /// [`ROW_BYTES_BOUND`] a row; one page if the answer passes the cap anyway.
+    async fn read_first_page(&self, dates: &[Date], read: &Read<'_>) -> Result<Day, Error> {
+        let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
+            return Err(Error::Request {
+                cmd: "get_history".into(),
+                base: self.opts.url.to_string(),
+                detail: "no dates to read".into(),
+            });
+        };
+        let page_size = self.opts.page_size;
+        let length = page_size
+            .saturating_mul(self.opts.concurrency.max(1))
+            .min(self.opts.max_body_bytes / ROW_BYTES_BOUND)
+            .max(page_size);
+        tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), rows = length, "history request: the whole window, one page");
+        let whole = |length| Reading {
+            one_page: Some(length),
+            ..Reading::default()
+        };
+        let ask = |length| {
+            self.history_range(
+                first_date,
+                Some(last_date),
+                read.user_ids,
+                whole(length),
+                read.budget,
+                Some(read.tx),
+            )
+        };
+        let mut first = match ask(length).await {
+            Err(Error::TooLarge { .. }) if length > page_size => {
+                tracing::debug!(
+                    rows = length,
+                    "the first request's answer passed the body cap; asking one page"
+                );
+                ask(page_size).await?
+            }
+            other => other?,
+        };
+        (first.last, first.days) = (last_date, dates.len());
+        Ok(first)
+    }
+
+    /// Step 2: whatever the first page did not bring.
+    /// - Nothing, when it was short or exactly Tautulli's count.
+    /// - From a server that ignores the order, the same query paged on: nothing says
+    ///   which days the first page holds.
+    /// - Otherwise, oldest first, the first page holds every row that started before its
+    ///   latest start: the rest is read in page-sized ranges from the earliest
+    ///   server-local date that start can have, dropping what the first page brought.
+    ///   If that falls short of the window's count, the first page only looked sorted,
+    ///   and the days before are read too.
+    async fn read_the_rest(&self, mut first: Day, dates: &[Date], read: &Read<'_>) -> Result<(), Error> {
+        let tx = read.tx;
+        if !first.cut || first.expected == Some(first.received as i64) {
+            first.cut = false;
+            let _ = tx.send(Delivery::DayDone(first)).await;
+            return Ok(());
+        }
+        let overlap = first.brought.take();
+        let Some(sorted_until) = overlap.as_ref().and_then(|o| o.sorted_until) else {
+            tracing::debug!(
+                window_rows = first.expected,
+                first_page = first.received,
+                "the first page is not oldest first; paging through the whole window"
+            );
+            let paging_on = Reading {
+                from_row: first.received,
+                ..Reading::default()
+            };
+            let (after, before, days) = (first.date, first.last, first.days);
+            first.days = 0;
+            let _ = tx.send(Delivery::DayDone(first)).await;
+            let mut rest = self
+                .history_range(after, Some(before), read.user_ids, paging_on, read.budget, Some(tx))
+                .await?;
+            (rest.last, rest.days) = (before, days);
+            let _ = tx.send(Delivery::DayDone(rest)).await;
+            return Ok(());
+        };
+        let reached = days_covering(sorted_until, sorted_until)[0];
+        let from = dates.iter().position(|d| *d >= reached).unwrap_or(0);
+        let (known_days, known_rows) = match first.expected.and_then(|n| u64::try_from(n).ok()) {
+            Some(n) => (dates.len(), n),
+            None => (from.max(1), first.received),
+        };
+        tracing::debug!(
+            window_rows = first.expected,
+            first_page = first.received,
+            from = %dates[from],
+            "the window does not fit in a page; reading the rest in ranges"
+        );
+        first.days = from;
+        // Rows as Tautulli counts them, unusable ones included.
+        let (first_rows, window_rows) = (first.kept + first.unusable + first.undecodable, first.expected);
+        let _ = tx.send(Delivery::DayDone(first)).await;
+        let rest_reading = Reading {
+            overlap: overlap.as_ref(),
+            ..Reading::default()
+        };
+        let page_size = self.opts.page_size;
+        let planner = Planner::new(dates[from..].to_vec(), page_size, known_days, known_rows);
+        let kept = self.read_ranges(planner, rest_reading, read, false).await?;
+        if window_rows.is_some() && first_rows + kept < known_rows && from > 0 {
+            tracing::debug!(
+                window_rows,
+                received = first_rows + kept,
+                "the first page was not the window's oldest rows; reading the days before it"
+            );
+            let head = Planner::new(dates[..from].to_vec(), page_size, known_days, known_rows);
+            self.read_ranges(head, rest_reading, read, true).await?;
+        }
+        Ok(())
+    }
+
     /// Read the ranges `planner` plans, `concurrency` at a time, sending each range's
     /// pages and then the range itself to `tx`; returns the rows kept (not dropped as
     /// `reading`'s overlap), unusable ones included as Tautulli counts them. With `again`,
@@ -460,12 +474,11 @@ impl Client {
     async fn read_ranges(
         &self,
         mut planner: Planner,
-        user_ids: Option<&str>,
         reading: Reading<'_>,
-        budget: &RowBudget,
-        tx: &tokio::sync::mpsc::Sender<Delivery>,
+        read: &Read<'_>,
         again: bool,
     ) -> Result<u64, Error> {
+        let Read { user_ids, budget, tx } = *read;
         let concurrency = self.opts.concurrency.max(1);
         let mut kept = 0;
         // Ranges go out in waves of `concurrency`, each wave planned from every range
@@ -658,6 +671,17 @@ impl Client {
             }
         }
     }
+}
+
+/// What every request of one full read shares.
+#[derive(Clone, Copy)]
+struct Read<'a> {
+    /// The users to read (`user_id=`), or all.
+    user_ids: Option<&'a str>,
+    /// The read's row budget.
+    budget: &'a RowBudget,
+    /// Where pages and finished ranges go.
+    tx: &'a tokio::sync::mpsc::Sender<Delivery>,
 }
 
 /// How [`Client::history_range`] reads a range.
