@@ -9,7 +9,10 @@
 # GEOIP_DB (adds a --geoip-db row), SHARED (../shared), and which fake serves the data:
 #   FAKE=shared   ../shared/bench/fake_tautulli.py (default). It does not sort history
 #                 (rows come newest first whatever is asked); DELAY_MS adds latency to
-#                 every request.
+#                 every request. NODELAY=1 starts it with Nagle's algorithm off: Python's
+#                 http.server writes a response's headers and body apart, so on a kept-alive
+#                 connection (the exporter's, not the floor's fresh curl ones) each small
+#                 answer waits for a delayed ACK, about 40 ms.
 #   FAKE=own      examples/fake_tautulli.rs, the test suite's simulated Tautulli. It sorts
 #                 as asked, as Tautulli does; LOOKUP_DELAY_MS makes each GeoIP lookup take
 #                 that long (plex.tv answers across the internet, not from loopback).
@@ -50,8 +53,12 @@ start_fake() { # a fresh fake per row, so its request counts are that row's
     { coproc FAKE { exec "$own" 0 "$data" --api-key "$key" --rebase-now \
       --lookup-delay-ms "${LOOKUP_DELAY_MS:-0}" 2>"$work/fake.log"; }; } 2>/dev/null
   else
-    { coproc FAKE { exec python3 "$shared/bench/fake_tautulli.py" 0 "$data" --api-key "$key" \
-      --delay-ms "${DELAY_MS:-0}" --rebase-now 2>"$work/fake.log"; }; } 2>/dev/null
+    { coproc FAKE { exec python3 -c '
+import runpy, socketserver, sys
+socketserver.StreamRequestHandler.disable_nagle_algorithm = sys.argv.pop(1) == "1"
+sys.argv[0] = sys.argv[1]
+runpy.run_path(sys.argv.pop(1), run_name="__main__")' "${NODELAY:-0}" "$shared/bench/fake_tautulli.py" \
+      0 "$data" --api-key "$key" --delay-ms "${DELAY_MS:-0}" --rebase-now 2>"$work/fake.log"; }; } 2>/dev/null
   fi
   fake_pid=$FAKE_PID
   read -r line <&"${FAKE[0]}"
