@@ -36,12 +36,13 @@ pub struct TautulliArgs {
     /// many pages).
     #[arg(long = "tautulli-concurrency", default_value_t = 4)]
     pub tautulli_concurrency: usize,
-    /// History rows per request.
+    /// History rows per request (the first request of a full read asks
+    /// --tautulli-concurrency times as many).
     #[arg(long = "tautulli-page-size", default_value_t = 10000)]
     pub tautulli_page_size: usize,
     /// Largest Tautulli answer accepted (B, KiB, MiB, GiB); a larger one fails the refresh
-    /// with reason too_large instead of exhausting memory. A page of 10000 history rows is
-    /// about 11 MB.
+    /// with reason too_large instead of exhausting memory. History is read row by row as it
+    /// arrives: there it bounds one row and the answer around the rows, not the page.
     #[arg(long = "tautulli-max-body", default_value = "64MiB", value_parser = parse_size)]
     pub tautulli_max_body: usize,
     /// Most rows one read may bring (the users table, or one refresh's history); more fails

@@ -14,15 +14,17 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::lenient::MaybeRow;
-use super::model::{Activity, GeoRow, LiveStream};
+use super::model::{Activity, GeoRow, LiveStream, Page};
 use super::paging::DEFAULT_MAX_ROWS;
+use super::split::{SplitError, Splitter};
 use super::url::{ApiKey, TautulliUrl};
 use super::Error;
 use crate::detect::Place;
 
-/// Default body cap: a page of 10,000 history rows is about 11 MB of JSON (Tautulli's
-/// rows are about 1.1 KB), so a real page stays far below it, and four days read at once
-/// stay within a few hundred MiB even at the cap.
+/// Default body cap. History answers are read row by row as they arrive, so for them it
+/// bounds one row (Tautulli's are about 1.1 KB) and the envelope around the rows; other
+/// answers (the users table's pages of 1,000, GeoIP, activity) are far below it. Four
+/// requests at once stay within a few hundred MiB even at the cap.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 
 /// How the client talks to one Tautulli.
@@ -189,70 +191,170 @@ impl Client {
     }
 
     async fn call_once<T: DeserializeOwned>(&self, cmd: &str, params: &[(&str, String)]) -> Result<T, Error> {
-        let base = self.opts.url.to_string();
-        let key = &self.opts.api_key;
+        let mut resp = self.send(cmd, params).await?;
+        let status = resp.status().as_u16();
+        let body = self.read_body(cmd, &mut resp).await?;
+        self.decode(cmd, status, &body)
+    }
+
+    /// Call a paged command (`get_history`), handing its rows to `rows` in batches while
+    /// the answer arrives ([`super::split`]): a page is never held whole. Returns the rest
+    /// of the page: its `recordsFiltered`, and rows only if the split found no list of
+    /// them. Retried like [`Client::call`] until a row has been handed over; a failure
+    /// after that is the call's. Reading stops when `rows` is closed.
+    pub(super) async fn call_rows<T: DeserializeOwned>(
+        &self,
+        cmd: &str,
+        params: &[(&str, String)],
+        rows: tokio::sync::mpsc::Sender<Vec<MaybeRow<T>>>,
+    ) -> Result<Page<T>, Error> {
+        let mut delay = self.opts.backoff;
+        let mut attempt = 0;
+        let mut handed = false;
+        loop {
+            let result = self.call_rows_once(cmd, params, &rows, &mut handed).await;
+            self.stats
+                .add(cmd, result.as_ref().map(|_| "success").unwrap_or_else(Error::reason));
+            match result {
+                Err(e) if e.is_transient() && !handed && attempt < self.opts.retries => {
+                    attempt += 1;
+                    tracing::debug!(cmd, attempt, error = %e, "retrying tautulli request");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_rows_once<T: DeserializeOwned>(
+        &self,
+        cmd: &str,
+        params: &[(&str, String)],
+        rows: &tokio::sync::mpsc::Sender<Vec<MaybeRow<T>>>,
+        handed: &mut bool,
+    ) -> Result<Page<T>, Error> {
+        /// Rows handed over at once.
+        const BATCH: usize = 1024;
+        let mut resp = self.send(cmd, params).await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = self.read_body(cmd, &mut resp).await?;
+            return self.decode(cmd, status, &body);
+        }
+        let mut split = Splitter::<T>::new(self.opts.max_body_bytes);
+        let split_error = |e| match e {
+            SplitError::TooLarge => self.too_large(cmd),
+            SplitError::TooDeep => self.decode_error(cmd, status, "containers nested too deep".into()),
+            SplitError::Syntax(e) => self.decode_error(cmd, status, format!("unexpected row: {e}")),
+        };
+        let mut batch = Vec::new();
+        loop {
+            let chunk = resp.chunk().await.map_err(|e| self.transport_error(cmd, e))?;
+            match &chunk {
+                Some(bytes) => split.feed(bytes).map_err(split_error)?,
+                None => split.finish().map_err(split_error)?,
+            }
+            batch.append(&mut split.take_rows());
+            if batch.len() >= BATCH || (chunk.is_none() && !batch.is_empty()) {
+                *handed = true;
+                if rows.send(std::mem::take(&mut batch)).await.is_err() {
+                    return Ok(Page {
+                        records_filtered: None,
+                        data: Vec::new(),
+                    });
+                }
+            }
+            if chunk.is_none() {
+                break;
+            }
+        }
+        self.decode(cmd, status, &split.into_skeleton())
+    }
+
+    /// Send `cmd` with `params` and the key; the answer's head.
+    async fn send(&self, cmd: &str, params: &[(&str, String)]) -> Result<reqwest::Response, Error> {
         let mut url = self.opts.url.endpoint();
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("apikey", key.expose());
+            q.append_pair("apikey", self.opts.api_key.expose());
             q.append_pair("cmd", cmd);
             for (k, v) in params {
                 q.append_pair(k, v);
             }
         }
-        let transport = |e: reqwest::Error| {
-            let (timeout, connect) = (e.is_timeout(), e.is_connect());
-            let detail = key.redact(&error_chain(&e.without_url()));
-            if timeout {
-                Error::Timeout {
-                    cmd: cmd.into(),
-                    base: base.clone(),
-                    timeout: self.opts.timeout,
-                }
-            } else if connect {
-                Error::Connect {
-                    cmd: cmd.into(),
-                    base: base.clone(),
-                    detail,
-                }
-            } else {
-                Error::Request {
-                    cmd: cmd.into(),
-                    base: base.clone(),
-                    detail,
-                }
+        self.http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(cmd, e))
+    }
+
+    /// A transport failure as an error that names the command and server, never the key.
+    fn transport_error(&self, cmd: &str, e: reqwest::Error) -> Error {
+        let base = self.opts.url.to_string();
+        let (timeout, connect) = (e.is_timeout(), e.is_connect());
+        let detail = self.opts.api_key.redact(&error_chain(&e.without_url()));
+        if timeout {
+            Error::Timeout {
+                cmd: cmd.into(),
+                base,
+                timeout: self.opts.timeout,
             }
-        };
-        let mut resp = self.http.get(url).send().await.map_err(transport)?;
-        let status = resp.status().as_u16();
-        let too_large = || Error::TooLarge {
+        } else if connect {
+            Error::Connect {
+                cmd: cmd.into(),
+                base,
+                detail,
+            }
+        } else {
+            Error::Request {
+                cmd: cmd.into(),
+                base,
+                detail,
+            }
+        }
+    }
+
+    fn too_large(&self, cmd: &str) -> Error {
+        Error::TooLarge {
             cmd: cmd.into(),
-            base: base.clone(),
+            base: self.opts.url.to_string(),
             limit: self.opts.max_body_bytes,
-        };
+        }
+    }
+
+    fn decode_error(&self, cmd: &str, status: u16, detail: String) -> Error {
+        Error::Decode {
+            cmd: cmd.into(),
+            base: self.opts.url.to_string(),
+            status,
+            detail: self.opts.api_key.redact(&detail),
+        }
+    }
+
+    /// The whole body, within the cap.
+    async fn read_body(&self, cmd: &str, resp: &mut reqwest::Response) -> Result<Vec<u8>, Error> {
         // Refuse a declared oversize at once; count chunks for bodies without a length.
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.opts.max_body_bytes as u64)
-        {
-            return Err(too_large());
+        let declared = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        if declared.is_some_and(|n| n > self.opts.max_body_bytes) {
+            return Err(self.too_large(cmd));
         }
         // Sized from the declared length (already within the cap): a page of rows grows
         // by doubling otherwise, copying and faulting in tens of MB.
-        let declared = resp.content_length().and_then(|n| usize::try_from(n).ok());
         let mut body: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(cmd, e))? {
             if body.len() + chunk.len() > self.opts.max_body_bytes {
-                return Err(too_large());
+                return Err(self.too_large(cmd));
             }
             body.extend_from_slice(&chunk);
         }
-        let decode_err = |detail: String| Error::Decode {
-            cmd: cmd.into(),
-            base: base.clone(),
-            status,
-            detail: key.redact(&detail),
-        };
+        Ok(body)
+    }
+
+    /// An answer's `data` as `T`, or the error the envelope says.
+    fn decode<T: DeserializeOwned>(&self, cmd: &str, status: u16, body: &[u8]) -> Result<T, Error> {
+        let key = &self.opts.api_key;
         // The usual answer in one pass; anything else is decoded again below, slowly, for
         // the error it deserves.
         if status == 200 {
@@ -262,20 +364,21 @@ impl Client {
                         result: Some(result),
                         data: Some(data),
                     },
-            }) = serde_json::from_slice(&body)
+            }) = serde_json::from_slice(body)
             {
                 if result == "success" {
                     return Ok(data);
                 }
             }
         }
-        let env: Envelope = match serde_json::from_slice(&body) {
+        let env: Envelope = match serde_json::from_slice(body) {
             Ok(env) => env,
             Err(e) => {
-                return Err(decode_err(format!(
-                    "{e} (body starts {:?})",
-                    body_start(&body, key, 80)
-                )));
+                return Err(self.decode_error(
+                    cmd,
+                    status,
+                    format!("{e} (body starts {:?})", body_start(body, key, 80)),
+                ));
             }
         };
         let r = env.response;
@@ -287,13 +390,13 @@ impl Client {
             };
             return Err(Error::Api {
                 cmd: cmd.into(),
-                base,
+                base: self.opts.url.to_string(),
                 status,
                 message: key.redact(&message),
             });
         }
         let data = r.data.map(RawValue::get).unwrap_or("null");
-        serde_json::from_str(data).map_err(|e| decode_err(format!("unexpected data: {e}")))
+        serde_json::from_str(data).map_err(|e| self.decode_error(cmd, status, format!("unexpected data: {e}")))
     }
 
     /// Where Tautulli (plex.tv) puts `ip`; `Ok(None)` when it has no answer for it.

@@ -4,6 +4,7 @@
 //! - [`call`]: one request: timeout, retries, body cap, request counting, redaction.
 //! - [`paging`]: the paged reads (users table, history in ranges of days) and their bounds.
 //! - [`plan`]: which dates history is asked for, and in which ranges.
+//! - [`split`]: a paged answer's rows, one by one as they arrive.
 //! - [`model`]: response shapes and their conversion into detector types.
 //! - [`lenient`]: decoding helpers for Tautulli's loosely typed JSON.
 
@@ -12,6 +13,7 @@ pub mod lenient;
 pub mod model;
 pub mod paging;
 pub mod plan;
+pub mod split;
 pub mod url;
 
 pub use call::{Client, ClientOptions, RequestStats, DEFAULT_MAX_BODY_BYTES};

@@ -30,10 +30,6 @@ use crate::detect::UserInfo;
 /// or a window the default memory limit could not hold, reaches it.
 pub const DEFAULT_MAX_ROWS: u64 = 2_000_000;
 
-/// Twice the size of a real history row in Tautulli's JSON (1,074–1,108 bytes in the
-/// captured samples): how many rows the body cap is taken to hold.
-const ROW_BYTES_BOUND: usize = 2048;
-
 /// Rows a query may bring beyond the count Tautulli announced (`recordsFiltered`):
 /// rows written while it is paged, a tenth of the count and at least 100. Paging stops
 /// there even if pages keep bringing new row ids, so a server that pages without end
@@ -351,8 +347,7 @@ impl Client {
     }
 
     /// Step 1 of a full read: the whole window, one page of what `concurrency` pages
-    /// hold (it is alone in flight), as far as the body cap holds it at
-    /// [`ROW_BYTES_BOUND`] a row; one page if the answer passes the cap anyway.
+    /// hold (it is alone in flight).
     async fn read_first_page(&self, dates: &[Date], read: &Read<'_>) -> Result<Day, Error> {
         let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
             return Err(Error::Request {
@@ -361,36 +356,23 @@ impl Client {
                 detail: "no dates to read".into(),
             });
         };
-        let page_size = self.opts.page_size;
-        let length = page_size
-            .saturating_mul(self.opts.concurrency.max(1))
-            .min(self.opts.max_body_bytes / ROW_BYTES_BOUND)
-            .max(page_size);
+        // Rows are handed over while they arrive, so a longer page costs no memory.
+        let length = self.opts.page_size.saturating_mul(self.opts.concurrency.max(1));
         tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), rows = length, "history request: the whole window, one page");
-        let whole = |length| Reading {
+        let whole = Reading {
             one_page: Some(length),
             ..Reading::default()
         };
-        let ask = |length| {
-            self.history_range(
+        let mut first = self
+            .history_range(
                 first_date,
                 Some(last_date),
                 read.user_ids,
-                whole(length),
+                whole,
                 read.budget,
                 Some(read.tx),
             )
-        };
-        let mut first = match ask(length).await {
-            Err(Error::TooLarge { .. }) if length > page_size => {
-                tracing::debug!(
-                    rows = length,
-                    "the first request's answer passed the body cap; asking one page"
-                );
-                ask(page_size).await?
-            }
-            other => other?,
-        };
+            .await?;
         (first.last, first.days) = (last_date, dates.len());
         Ok(first)
     }
@@ -565,7 +547,6 @@ impl Client {
     ) -> Result<Day, Error> {
         const CMD: &str = "get_history";
         let mut paging = Paging::new(self.opts.page_size);
-        let mut ids: HashSet<i64> = HashSet::new();
         let Reading {
             newest_since,
             one_page,
@@ -590,8 +571,7 @@ impl Client {
             expected: None,
             received: 0,
         };
-        // Whether rows came oldest first, as asked, and the latest start seen.
-        let (mut ascending, mut latest, mut idless_at_latest) = (true, None::<i64>, 0usize);
+        let mut seen = Seen::new();
         loop {
             let mut params = vec![
                 ("grouping", "0".to_string()),
@@ -612,57 +592,50 @@ impl Client {
                 params.push(("user_id", ids.to_string()));
             }
             day.requests += 1;
-            let page: Page<HistoryRow> = self.call(CMD, &params).await?;
-            let n = page.data.len();
-            self.take_rows(budget, CMD, n)?;
-            paging.add(n, page.records_filtered);
+            // Rows are taken in batches while the answer arrives, and handed on.
+            let (batches, mut arriving) = tokio::sync::mpsc::channel(2);
+            let call = self.call_rows::<HistoryRow>(CMD, &params, batches);
+            let mut page = PageRows {
+                n: 0,
+                new_ids: 0,
+                oldest: i64::MAX,
+            };
+            let mut over_budget = None;
+            let take = async {
+                while let Some(batch) = arriving.recv().await {
+                    if let Err(e) = self.take_rows(budget, CMD, batch.len()) {
+                        over_budget = Some(e);
+                        break;
+                    }
+                    let rows = seen.take(batch, &mut page, &mut day, overlap);
+                    hand_over(rows, sink, &mut day).await;
+                }
+                drop(arriving);
+            };
+            let (rest, ()) = tokio::join!(call, take);
+            if let Some(e) = over_budget {
+                return Err(e);
+            }
+            // Rows the split did not find (a list that is not where Tautulli puts it).
+            let rest = rest?;
+            self.take_rows(budget, CMD, rest.data.len())?;
+            let rows = seen.take(rest.data, &mut page, &mut day, overlap);
+            hand_over(rows, sink, &mut day).await;
+            let (n, new_ids, oldest) = (page.n, page.new_ids, page.oldest);
+            paging.add(n, rest.records_filtered);
             if day.expected.is_none() {
-                day.expected = page.records_filtered;
+                day.expected = rest.records_filtered;
             }
             day.received = paging.received;
-            let mut new_ids = 0usize;
-            let mut oldest = i64::MAX;
-            let mut rows = Vec::with_capacity(n);
-            for row in page.data {
-                match row {
-                    MaybeRow::Row(r) => {
-                        let id = r.row_id.or(r.id);
-                        if id.is_some_and(|id| ids.insert(id)) {
-                            new_ids += 1;
-                        }
-                        oldest = oldest.min(r.started.unwrap_or(i64::MAX));
-                        if let Some(t) = r.started {
-                            ascending = ascending && t >= latest.unwrap_or(t);
-                            if latest.is_none_or(|l| t > l) {
-                                (latest, idless_at_latest) = (Some(t), 0);
-                            }
-                            idless_at_latest += usize::from(id.is_none() && latest == Some(t));
-                        }
-                        if overlap.is_none_or(|o| !o.holds(r.started, id)) {
-                            rows.push(r);
-                        }
-                    }
-                    MaybeRow::Unusable => day.unusable += 1,
-                    MaybeRow::Undecodable => day.undecodable += 1,
-                }
-            }
-            day.kept += rows.len() as u64;
-            match sink {
-                // The receiver outlives the senders; a failed send means it is gone.
-                Some(tx) => {
-                    let _ = tx.send(Delivery::Rows(rows)).await;
-                }
-                None => day.rows.append(&mut rows),
-            }
             // Duplicates are dropped and counted by the caller; a read cut at the bound
             // shows as a count mismatch there.
             let next = paging.next(n, new_ids);
             if one_page.is_some() && next == Next::Page {
                 day.cut = true;
                 day.brought = Some(Overlap {
-                    sorted_until: latest.filter(|_| ascending),
-                    idless_at_until: AtomicUsize::new(idless_at_latest),
-                    ids,
+                    sorted_until: seen.latest.filter(|_| seen.ascending),
+                    idless_at_until: AtomicUsize::new(seen.idless_at_latest),
+                    ids: seen.ids,
                 });
                 return Ok(day);
             }
@@ -670,6 +643,87 @@ impl Client {
                 return Ok(day);
             }
         }
+    }
+}
+
+/// What one page brought, as its rows arrive.
+struct PageRows {
+    /// Rows (and things that are not rows) received.
+    n: usize,
+    /// Row ids not seen before in this query.
+    new_ids: usize,
+    /// The earliest start.
+    oldest: i64,
+}
+
+/// What one query's rows have shown so far, over all its pages.
+struct Seen {
+    ids: HashSet<i64>,
+    /// No row started before the one ahead of it (rows came oldest first, as asked).
+    ascending: bool,
+    /// The latest start, and how many rows without an id started then.
+    latest: Option<i64>,
+    idless_at_latest: usize,
+}
+
+impl Seen {
+    fn new() -> Seen {
+        Seen {
+            ids: HashSet::new(),
+            ascending: true,
+            latest: None,
+            idless_at_latest: 0,
+        }
+    }
+
+    /// Note `batch` in `page` and `day`; returns its rows but those `overlap` holds.
+    fn take(
+        &mut self,
+        batch: Vec<MaybeRow<HistoryRow>>,
+        page: &mut PageRows,
+        day: &mut Day,
+        overlap: Option<&Overlap>,
+    ) -> Vec<HistoryRow> {
+        page.n += batch.len();
+        let mut rows = Vec::with_capacity(batch.len());
+        for row in batch {
+            match row {
+                MaybeRow::Row(r) => {
+                    let id = r.row_id.or(r.id);
+                    if id.is_some_and(|id| self.ids.insert(id)) {
+                        page.new_ids += 1;
+                    }
+                    page.oldest = page.oldest.min(r.started.unwrap_or(i64::MAX));
+                    if let Some(t) = r.started {
+                        self.ascending = self.ascending && t >= self.latest.unwrap_or(t);
+                        if self.latest.is_none_or(|l| t > l) {
+                            (self.latest, self.idless_at_latest) = (Some(t), 0);
+                        }
+                        self.idless_at_latest += usize::from(id.is_none() && self.latest == Some(t));
+                    }
+                    if overlap.is_none_or(|o| !o.holds(r.started, id)) {
+                        rows.push(r);
+                    }
+                }
+                MaybeRow::Unusable => day.unusable += 1,
+                MaybeRow::Undecodable => day.undecodable += 1,
+            }
+        }
+        rows
+    }
+}
+
+/// Send `rows` to `sink`, or keep them in `day` without one.
+async fn hand_over(mut rows: Vec<HistoryRow>, sink: Option<&tokio::sync::mpsc::Sender<Delivery>>, day: &mut Day) {
+    day.kept += rows.len() as u64;
+    match sink {
+        // The receiver outlives the senders; a failed send means it is gone.
+        Some(tx) => {
+            if !rows.is_empty() {
+                let _ = tx.send(Delivery::Rows(rows)).await;
+            }
+        }
+        None => day.rows.append(&mut rows),
     }
 }
 

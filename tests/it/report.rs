@@ -250,10 +250,11 @@ async fn a_server_that_ignores_the_order_loses_no_row_of_a_window_larger_than_a_
     }
 }
 
-/// Rows larger than the 2 KiB the first request's size assumes: its answer passes the
-/// body cap, so it is asked again as one page, and the window is read whole.
+/// History answers are read row by row as they arrive: a page far larger than
+/// `--tautulli-max-body` is read whole, while one row larger than it fails the read with
+/// reason `too_large` (as a larger non-history answer does).
 #[tokio::test(flavor = "multi_thread")]
-async fn a_first_answer_past_the_body_cap_is_asked_again_as_one_page() {
+async fn the_body_cap_bounds_one_history_row_not_the_page() {
     let mut w = World::default();
     w.user(7, "long", "Long Titles");
     for i in 0..60 {
@@ -262,24 +263,19 @@ async fn a_first_answer_past_the_body_cap_is_asked_again_as_one_page() {
     for row in &mut w.data.history {
         row["full_title"] = "x".repeat(3000).into();
     }
-    let (fake, url) = spawn_fake(w.data, "UTC").await;
-    // 64 KiB hold 32 rows at 2 KiB: the first request asks 32 (of 4 pages of 10), about 100 KB.
-    let flags = [
-        "--format",
-        "json",
-        "--tautulli-page-size",
-        "10",
-        "--tautulli-max-body",
-        "64KiB",
-    ];
+    let (fake, url) = spawn_fake(w.data.clone(), "UTC").await;
+    // 60 rows of about 3.5 KB: an answer of some 200 KB, in one request, under a 16 KiB cap.
+    let flags = ["--format", "json", "--tautulli-max-body", "16KiB"];
     let r = report(&url, &flags).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(report_user(&r.json(), 7)["plays"], 60);
-    let hist: Vec<_> = fake.requests().into_iter().filter(|q| q.cmd == "get_history").collect();
-    let lengths: Vec<&str> = hist.iter().take(2).map(|q| q.params["length"].as_str()).collect();
-    assert_eq!(lengths, ["32", "10"]);
-    assert_eq!(hist[1].params["after"], hist[0].params["after"]);
-    assert_eq!(hist[1].params["before"], hist[0].params["before"]);
+    assert_eq!(fake.count("get_history"), 1);
+    // One row past the cap.
+    w.data.history[30]["full_title"] = "x".repeat(20_000).into();
+    let (_fake, url) = spawn_fake(w.data, "UTC").await;
+    let r = report(&url, &flags).await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("larger than 16384 bytes"), "{}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
