@@ -54,7 +54,12 @@ pub struct Splitter<T> {
     in_rows: bool,
     /// The list of rows was found (a second list at the same place is not rows).
     rows_found: bool,
+    /// In the list, a row was read and its comma not yet.
+    after_row: bool,
     pending: Vec<u8>,
+    /// A row that did not complete is tried again once `pending` holds this many bytes:
+    /// twice what it held, so a huge row is not parsed again for every chunk.
+    retry_at: usize,
     rows: Vec<MaybeRow<T>>,
     skeleton: Vec<u8>,
     limit: usize,
@@ -62,7 +67,7 @@ pub struct Splitter<T> {
 }
 
 impl<T: DeserializeOwned> Splitter<T> {
-    /// A splitter that holds at most `limit` bytes of one row, and of the rest.
+    /// A splitter that holds at most `limit` bytes: one row and everything but the rows.
     pub fn new(limit: usize) -> Splitter<T> {
         Splitter {
             stack: Vec::new(),
@@ -71,7 +76,9 @@ impl<T: DeserializeOwned> Splitter<T> {
             key: None,
             in_rows: false,
             rows_found: false,
+            after_row: false,
             pending: Vec::new(),
+            retry_at: 0,
             rows: Vec::new(),
             skeleton: Vec::new(),
             limit,
@@ -125,7 +132,7 @@ impl<T: DeserializeOwned> Splitter<T> {
     }
 
     fn keep(&mut self, bytes: &[u8]) -> Result<(), SplitError> {
-        if self.skeleton.len() + bytes.len() > self.limit {
+        if self.skeleton.len() + self.pending.len() + bytes.len() > self.limit {
             return Err(SplitError::TooLarge);
         }
         self.skeleton.extend_from_slice(bytes);
@@ -136,17 +143,28 @@ impl<T: DeserializeOwned> Splitter<T> {
     /// or fails, waits for more unless `at_end` (a number may go on, or be cut). At the list's end, the bytes
     /// after it go back to [`Splitter::feed`].
     fn read_rows(&mut self, at_end: bool) -> Result<(), SplitError> {
+        // `retry_at` is at most the limit, so bytes past it are always looked at.
+        if !at_end && self.pending.len() < self.retry_at {
+            return Ok(());
+        }
         let mut p = 0;
         let len = self.pending.len();
         let after_list = loop {
-            while p < len && (self.pending[p].is_ascii_whitespace() || self.pending[p] == b',') {
+            while p < len && self.pending[p].is_ascii_whitespace() {
                 p += 1;
             }
             if p == len {
                 break None;
             }
-            if self.pending[p] == b']' {
-                break Some(p + 1);
+            match (self.pending[p], self.after_row) {
+                (b']', _) => break Some(p + 1),
+                (b',', true) => {
+                    (self.after_row, p) = (false, p + 1);
+                    continue;
+                }
+                (b',', false) => return Err(SplitError::Syntax("a comma where a row was expected".into())),
+                (_, true) => return Err(SplitError::Syntax("a row without a comma before it".into())),
+                _ => {}
             }
             let mut one = serde_json::Deserializer::from_slice(&self.pending[p..]).into_iter::<MaybeRow<T>>();
             match one.next() {
@@ -160,7 +178,7 @@ impl<T: DeserializeOwned> Splitter<T> {
                         break None;
                     }
                     self.rows.push(row);
-                    p = end;
+                    (self.after_row, p) = (true, end);
                 }
                 // A row cut by the end of the bytes so far: serde says so for most cuts, but
                 // a number cut after its `-`, `.` or `e` is "invalid". Until the answer
@@ -172,14 +190,18 @@ impl<T: DeserializeOwned> Splitter<T> {
         match after_list {
             None => {
                 self.pending.drain(..p);
-                if self.pending.len() > self.limit {
+                if self.skeleton.len() + self.pending.len() > self.limit {
                     return Err(SplitError::TooLarge);
                 }
+                if self.pending.capacity() > (1 << 20).max(4 * self.pending.len()) {
+                    self.pending.shrink_to_fit();
+                }
+                self.retry_at = (2 * self.pending.len()).min(self.limit);
                 Ok(())
             }
             Some(after) => {
                 let rest = self.pending.split_off(after);
-                self.pending = Vec::new();
+                (self.pending, self.retry_at) = (Vec::new(), 0);
                 self.in_rows = false;
                 self.keep(b"]")?;
                 self.stack.pop();
@@ -355,6 +377,28 @@ mod tests {
     }
 
     #[test]
+    fn a_long_row_fed_in_small_chunks_is_read_once_it_completes() {
+        // A row of more than half the limit, followed by more rows: within the limit.
+        let mut s = Splitter::<serde_json::Value>::new(1000);
+        let text = format!(
+            r#"{{"response": {{"data": {{"data": [{{"t": "{}"}}, {}1]}}}}}}"#,
+            "x".repeat(700),
+            "1, ".repeat(50)
+        );
+        for part in text.as_bytes().chunks(10) {
+            s.feed(part).unwrap();
+        }
+        s.finish().unwrap();
+        assert_eq!(s.take_rows().len(), 52);
+        let row = format!(r#"{{"t": "{}"}}"#, "x".repeat(100_000));
+        let text = format!(r#"{{"response": {{"data": {{"data": [{row}, {{"a": 1}}]}}}}}}"#);
+        let (rows, skeleton) = split(&text, 7);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1] == r#"{"a":1}"#, "{}", rows[1]);
+        assert_eq!(skeleton, r#"{"response": {"data": {"data": []}}}"#);
+    }
+
+    #[test]
     fn a_row_that_is_not_json_stops_the_split_and_a_cut_one_is_not_a_row() {
         // Any failure may be a cut until the answer ends.
         let mut s = Splitter::<serde_json::Value>::new(1 << 20);
@@ -363,6 +407,13 @@ mod tests {
         assert_eq!(s.take_rows().len(), 1);
         let e = s.finish();
         assert!(matches!(e, Err(SplitError::Syntax(_))), "{e:?}");
+        // Rows are separated by exactly one comma, as in JSON.
+        for bad in [r#"[{"a": 1} {"b": 2}]"#, r#"[{"a": 1},, {"b": 2}]"#, r#"[, {"a": 1}]"#] {
+            let mut s = Splitter::<serde_json::Value>::new(1 << 20);
+            let text = format!(r#"{{"response": {{"data": {{"data": {bad}}}}}}}"#);
+            let e = s.feed(text.as_bytes()).and_then(|()| s.finish());
+            assert!(matches!(e, Err(SplitError::Syntax(_))), "{bad}: {e:?}");
+        }
         // And the limit bounds the wait.
         let mut s = Splitter::<serde_json::Value>::new(64);
         s.feed(br#"{"response": {"data": {"data": [{"b" 2}"#).unwrap();
