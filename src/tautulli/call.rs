@@ -172,16 +172,28 @@ impl Client {
 
     /// Call `cmd` and decode its `data`, retrying transient failures.
     pub async fn call<T: DeserializeOwned>(&self, cmd: &str, params: &[(&str, String)]) -> Result<T, Error> {
+        self.retrying(cmd, || async move { (self.call_once(cmd, params).await, true) })
+            .await
+    }
+
+    /// Run `attempt` until it succeeds or fails for good, counting every attempt. A
+    /// transient failure is tried again with backoff, up to `retries` times, unless the
+    /// attempt says it may not be (it already handed rows on).
+    async fn retrying<T, A, F>(&self, cmd: &str, mut attempt: A) -> Result<T, Error>
+    where
+        A: FnMut() -> F,
+        F: std::future::Future<Output = (Result<T, Error>, bool)>,
+    {
         let mut delay = self.opts.backoff;
-        let mut attempt = 0;
+        let mut retried = 0;
         loop {
-            let result = self.call_once(cmd, params).await;
+            let (result, may_retry) = attempt().await;
             self.stats
                 .add(cmd, result.as_ref().map(|_| "success").unwrap_or_else(Error::reason));
             match result {
-                Err(e) if e.is_transient() && attempt < self.opts.retries => {
-                    attempt += 1;
-                    tracing::debug!(cmd, attempt, error = %e, "retrying tautulli request");
+                Err(e) if e.is_transient() && may_retry && retried < self.opts.retries => {
+                    retried += 1;
+                    tracing::debug!(cmd, attempt = retried, error = %e, "retrying tautulli request");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
@@ -208,23 +220,13 @@ impl Client {
         params: &[(&str, String)],
         rows: tokio::sync::mpsc::Sender<Vec<MaybeRow<T>>>,
     ) -> Result<Page<T>, Error> {
-        let mut delay = self.opts.backoff;
-        let mut attempt = 0;
-        let mut handed = false;
-        loop {
-            let result = self.call_rows_once(cmd, params, &rows, &mut handed).await;
-            self.stats
-                .add(cmd, result.as_ref().map(|_| "success").unwrap_or_else(Error::reason));
-            match result {
-                Err(e) if e.is_transient() && !handed && attempt < self.opts.retries => {
-                    attempt += 1;
-                    tracing::debug!(cmd, attempt, error = %e, "retrying tautulli request");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-                other => return other,
-            }
-        }
+        let rows = &rows;
+        self.retrying(cmd, || async move {
+            let mut handed = false;
+            let result = self.call_rows_once(cmd, params, rows, &mut handed).await;
+            (result, !handed)
+        })
+        .await
     }
 
     async fn call_rows_once<T: DeserializeOwned>(

@@ -278,15 +278,17 @@ impl Client {
         let budget = &budget;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(concurrency);
         let produce = async move {
-            if dates.is_empty() {
+            let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
                 return Ok(());
-            }
+            };
             let read = Read {
                 user_ids,
                 budget,
                 tx: &tx,
             };
-            let first = self.read_first_page(&dates, &read).await?;
+            let first = self
+                .read_first_page((first_date, last_date, dates.len()), &read)
+                .await?;
             self.read_the_rest(first, &dates, &read).await
         };
         let mut seen: HashSet<i64> = HashSet::new();
@@ -320,11 +322,9 @@ impl Client {
                             } else {
                                 day.date.to_string()
                             };
-                            tracing::debug!(%dates, expected, received = day.received, "history row count differs from recordsFiltered");
-                            fetch.count_mismatches.push(format!(
-                                "{dates}: tautulli reported {expected} rows, {} received",
-                                day.received
-                            ));
+                            fetch
+                                .count_mismatches
+                                .push(count_mismatch(&dates, expected, day.received));
                         }
                         on_rows(Vec::new(), &fetch);
                     }
@@ -337,28 +337,20 @@ impl Client {
         // and the first page (a server that sorted the first page but not the query).
         let received = fetch.rows - fetch.duplicate_rows;
         if let Some((expected, first, last)) = window.filter(|(n, ..)| received < u64::try_from(*n).unwrap_or(0)) {
-            let dates = format!("{first}..{last}");
-            tracing::debug!(%dates, expected, received, "history row count differs from recordsFiltered");
-            fetch.count_mismatches.push(format!(
-                "{dates}: tautulli reported {expected} rows, {received} received"
-            ));
+            fetch
+                .count_mismatches
+                .push(count_mismatch(&format!("{first}..{last}"), expected, received));
         }
         Ok(fetch)
     }
 
-    /// Step 1 of a full read: the whole window, one page of what `concurrency` pages
-    /// hold (it is alone in flight).
-    async fn read_first_page(&self, dates: &[Date], read: &Read<'_>) -> Result<Day, Error> {
-        let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
-            return Err(Error::Request {
-                cmd: "get_history".into(),
-                base: self.opts.url.to_string(),
-                detail: "no dates to read".into(),
-            });
-        };
+    /// Step 1 of a full read: the whole window (its first and last date, and its days),
+    /// one page of what `concurrency` pages hold (it is alone in flight).
+    async fn read_first_page(&self, window: (Date, Date, usize), read: &Read<'_>) -> Result<Day, Error> {
+        let (first_date, last_date, days) = window;
         // Rows are handed over while they arrive, so a longer page costs no memory.
         let length = self.opts.page_size.saturating_mul(self.opts.concurrency.max(1));
-        tracing::debug!(after = %first_date, before = %last_date, days = dates.len(), rows = length, "history request: the whole window, one page");
+        tracing::debug!(after = %first_date, before = %last_date, days, rows = length, "history request: the whole window, one page");
         let whole = Reading {
             one_page: Some(length),
             ..Reading::default()
@@ -373,7 +365,7 @@ impl Client {
                 Some(read.tx),
             )
             .await?;
-        (first.last, first.days) = (last_date, dates.len());
+        (first.last, first.days) = (last_date, days);
         Ok(first)
     }
 
@@ -519,11 +511,9 @@ impl Client {
         // Stopping early is the point here, so fewer rows than `recordsFiltered` is normal;
         // only more rows than announced says the count was wrong.
         if let Some(expected) = day.expected.filter(|e| (day.received as i64) > *e) {
-            tracing::debug!(after = %after, expected, received = day.received, "history row count differs from recordsFiltered");
-            fetch.count_mismatches.push(format!(
-                "since {after}: tautulli reported {expected} rows, {} received",
-                day.received
-            ));
+            fetch
+                .count_mismatches
+                .push(count_mismatch(&format!("since {after}"), expected, day.received));
         }
         let mut seen = HashSet::new();
         let mut rows = day.rows;
@@ -644,6 +634,13 @@ impl Client {
             }
         }
     }
+}
+
+/// A query whose rows disagreed with its `recordsFiltered`, as listed in
+/// `source.count_mismatches`, logged once at DEBUG.
+fn count_mismatch(dates: &str, expected: i64, received: u64) -> String {
+    tracing::debug!(%dates, expected, received, "history row count differs from recordsFiltered");
+    format!("{dates}: tautulli reported {expected} rows, {received} received")
 }
 
 /// What one page brought, as its rows arrive.
