@@ -306,7 +306,7 @@ async fn history_pages_that_never_end_are_read_to_the_count_and_counted() {
     flags.extend_from_slice(&["--tautulli-page-size", "50", "--tautulli-concurrency", "1"]);
     let exp = Exporter::start(&url, KEY, &flags).await;
     let m = exp.wait_for("first refresh", |m| up(m) == Some(1.0)).await;
-    let history: Vec<_> = fake.requests().into_iter().filter(|r| r.cmd == "get_history").collect();
+    let history = history_requests(&fake);
     let starts: Vec<&str> = history.iter().map(|r| r.params["start"].as_str()).collect();
     assert_eq!(
         starts,
@@ -314,11 +314,7 @@ async fn history_pages_that_never_end_are_read_to_the_count_and_counted() {
         "one page of the window, then one range paged to its bound"
     );
     let a_day_ago = jiff::Timestamp::now().as_second() - 86_400;
-    let from = jiff::Timestamp::from_second(a_day_ago - 86_400)
-        .unwrap()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .to_string();
+    let from = utc_date(a_day_ago - 86_400).to_string();
     assert_eq!(
         history[1].params["after"], from,
         "the rest starts where the first page reached"

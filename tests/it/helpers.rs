@@ -225,6 +225,25 @@ pub fn write_geoip2_city(path: &Path) {
     std::fs::write(path, w.to_bytes().unwrap()).unwrap();
 }
 
+/// Every row of the window read once: `rows` received, none skipped, no count mismatch
+/// in a `report --format json` document's `source`.
+pub fn assert_read_once(doc: &serde_json::Value, rows: i64) {
+    let source = &doc["source"];
+    assert_eq!(source["rows_received"], rows, "{source}");
+    assert_eq!(source["rows_skipped"], serde_json::json!({}), "{source}");
+    assert_eq!(source["count_mismatches"], serde_json::json!([]), "{source}");
+}
+
+/// The `get_history` requests the fake received, in order.
+pub fn history_requests(fake: &FakeTautulli) -> Vec<plex_sharing_exporter::simulator::Request> {
+    fake.requests().into_iter().filter(|q| q.cmd == "get_history").collect()
+}
+
+/// The UTC date of epoch second `t`.
+pub fn utc_date(t: i64) -> jiff::civil::Date {
+    jiff::Timestamp::from_second(t).unwrap().to_zoned(TimeZone::UTC).date()
+}
+
 /// User `id`'s entry in a `report --format json` document (fails the test when absent).
 pub fn report_user(doc: &serde_json::Value, id: i64) -> &serde_json::Value {
     doc["users"]
