@@ -126,8 +126,6 @@ pub struct HistoryFetch {
     pub count_mismatches: Vec<String>,
     /// Days read completely so far.
     pub days_done: usize,
-    /// History requests sent for this fetch (pages included).
-    pub requests: u64,
 }
 
 impl HistoryFetch {
@@ -152,8 +150,6 @@ enum Delivery {
 }
 
 struct Day {
-    /// Pages asked for.
-    requests: u64,
     /// The read stopped after one full page (the first request of a window that does
     /// not fit in a page): its count is not the rows received.
     cut: bool,
@@ -306,7 +302,6 @@ impl Client {
                     }
                     Delivery::DayDone(day) => {
                         fetch.days_done += day.days;
-                        fetch.requests += day.requests;
                         fetch.rows += day.unusable + day.undecodable;
                         fetch.unusable_rows += day.unusable;
                         fetch.undecodable_rows += day.undecodable;
@@ -502,7 +497,6 @@ impl Client {
         let day = self.history_range(after, None, None, newest, &budget, None).await?;
         let mut fetch = HistoryFetch {
             days: 1,
-            requests: day.requests,
             rows: day.received,
             unusable_rows: day.unusable,
             undecodable_rows: day.undecodable,
@@ -548,7 +542,6 @@ impl Client {
         }
         paging.received = from_row;
         let mut day = Day {
-            requests: 0,
             kept: 0,
             cut: false,
             brought: None,
@@ -581,7 +574,6 @@ impl Client {
             if let Some(ids) = user_ids {
                 params.push(("user_id", ids.to_string()));
             }
-            day.requests += 1;
             // Rows are taken in batches while the answer arrives, and handed on.
             let (batches, mut arriving) = tokio::sync::mpsc::channel(2);
             let call = self.call_rows::<HistoryRow>(CMD, &params, batches);

@@ -8,8 +8,6 @@
 //! a malformed answer still fails there. Inside it, serde reads each row from the bytes
 //! so far; a row they do not complete yet waits for the next bytes.
 
-use std::marker::PhantomData;
-
 use serde::de::DeserializeOwned;
 
 use super::lenient::MaybeRow;
@@ -63,7 +61,6 @@ pub struct Splitter<T> {
     rows: Vec<MaybeRow<T>>,
     skeleton: Vec<u8>,
     limit: usize,
-    row_type: PhantomData<T>,
 }
 
 impl<T: DeserializeOwned> Splitter<T> {
@@ -82,7 +79,6 @@ impl<T: DeserializeOwned> Splitter<T> {
             rows: Vec::new(),
             skeleton: Vec::new(),
             limit,
-            row_type: PhantomData,
         }
     }
 
