@@ -57,8 +57,9 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-/// The dataset file as `gen_bench_data.py` writes it; with `rebase_now`, every time moves
-/// by whole days so that the newest play is recent again (times of day unchanged).
+/// The dataset file as `gen_bench_data.py` writes it; with `rebase_now`, history moves by
+/// whole days so that the newest play is recent again (times of day unchanged; users'
+/// `last_seen`, which the exporter does not read, stays).
 fn load(path: &str, rebase_now: bool) -> Result<Dataset, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let mut raw: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
@@ -66,33 +67,22 @@ fn load(path: &str, rebase_now: bool) -> Result<Dataset, String> {
         Some(Value::Array(rows)) => rows,
         _ => Vec::new(),
     };
-    let (mut users, mut history) = (take_list(&mut raw, "users"), take_list(&mut raw, "history"));
     let geo = match raw.get_mut("geo").map(Value::take) {
         Some(Value::Object(map)) => map.into_iter().collect(),
         _ => Default::default(),
     };
+    let mut dataset = Dataset {
+        users: take_list(&mut raw, "users"),
+        history: take_list(&mut raw, "history"),
+        geo,
+        activity: Vec::new(),
+    };
     let then = raw.pointer("/meta/now").and_then(Value::as_i64);
     if let (true, Some(then)) = (rebase_now, then) {
         let now = jiff::Timestamp::now().as_second();
-        let shift = (now - then).div_euclid(86_400) * 86_400;
-        let rows = history
-            .iter_mut()
-            .map(|r| (r, ["started", "stopped", "date"].as_slice()));
-        let users = users.iter_mut().map(|u| (u, ["last_seen"].as_slice()));
-        for (row, keys) in rows.chain(users) {
-            for key in keys {
-                if let Some(t) = row.get(*key).and_then(Value::as_i64).filter(|t| *t != 0) {
-                    row[*key] = (t + shift).into();
-                }
-            }
-        }
+        dataset.shift_history((now - then).div_euclid(86_400) * 86_400);
     }
-    Ok(Dataset {
-        users,
-        history,
-        geo,
-        activity: Vec::new(),
-    })
+    Ok(dataset)
 }
 
 #[tokio::main]

@@ -86,6 +86,20 @@ pub struct Dataset {
     pub activity: Vec<Value>,
 }
 
+impl Dataset {
+    /// Move every history row's `started`, `stopped` and `date` by `seconds` (a zero,
+    /// Tautulli's "not set", stays): a dataset made at one time, served at another.
+    pub fn shift_history(&mut self, seconds: i64) {
+        for row in &mut self.history {
+            for key in ["started", "stopped", "date"] {
+                if let Some(t) = row.get(key).and_then(Value::as_i64).filter(|t| *t != 0) {
+                    row[key] = (t + seconds).into();
+                }
+            }
+        }
+    }
+}
+
 /// A user row as `get_users_table` returns it.
 pub fn user_row(user_id: i64, username: &str, friendly_name: &str) -> Value {
     json!({

@@ -113,14 +113,7 @@ impl World {
 /// tests of `serve`, whose window ends at the real clock.
 pub fn shift_to_now(mut data: Dataset) -> Dataset {
     let days = (jiff::Timestamp::now().as_second() - NOW).div_euclid(DAY);
-    let delta = days * DAY;
-    for row in &mut data.history {
-        for k in ["started", "stopped", "date"] {
-            if let Some(t) = row.get(k).and_then(serde_json::Value::as_i64) {
-                row[k] = serde_json::json!(t + delta);
-            }
-        }
-    }
+    data.shift_history(days * DAY);
     data
 }
 
