@@ -15,7 +15,11 @@
 #                 answer waits for a delayed ACK, about 40 ms.
 #   FAKE=own      examples/fake_tautulli.rs, the test suite's simulated Tautulli. It sorts
 #                 as asked, as Tautulli does; LOOKUP_DELAY_MS makes each GeoIP lookup take
-#                 that long (plex.tv answers across the internet, not from loopback).
+#                 that long (plex.tv answers across the internet, not from loopback);
+#                 HISTORY_COST=MS,US,US makes each history answer cost what it costs
+#                 Tautulli, one at a time: per request, per row matched, per row returned
+#                 (HISTORY_COST=170,45,48 is docs/performance.md's model of the issue's server).
+# FLAGS adds flags to every report and serve run (FLAGS="--tautulli-page-size 5000").
 # Rows:
 #   floor: rows    one get_history request for every row of the window
 #   floor: geo     one get_geoip_lookup per distinct public address, 8 at once
@@ -51,7 +55,7 @@ start_fake() { # a fresh fake per row, so its request counts are that row's
   [ -n "$fake" ] || return 0
   if [ "$fake_kind" = own ]; then
     { coproc FAKE { exec "$own" 0 "$data" --api-key "$key" --rebase-now \
-      --lookup-delay-ms "${LOOKUP_DELAY_MS:-0}" 2>"$work/fake.log"; }; } 2>/dev/null
+      --lookup-delay-ms "${LOOKUP_DELAY_MS:-0}" --history-cost "${HISTORY_COST:-0,0,0}" 2>"$work/fake.log"; }; } 2>/dev/null
   else
     { coproc FAKE { exec python3 -c '
 import runpy, socketserver, sys
@@ -105,7 +109,8 @@ run_report() { # name, flags...
   local name=$1; shift
   start_fake
   t0=$(now)
-  TZ=UTC "$bin" report --tautulli-url "$url" --tautulli-api-key "$key" --days "$days" --format json "$@" >"$work/out.json"
+  # shellcheck disable=SC2086 # FLAGS is a list of flags
+  TZ=UTC "$bin" report --tautulli-url "$url" --tautulli-api-key "$key" --days "$days" --format json ${FLAGS:-} "$@" >"$work/out.json"
   t1=$(now)
   add "$name" "$(echo "$t1 - $t0" | bc)" "$(stop_fake)"
 }
@@ -117,7 +122,8 @@ run_report "report --geo, warm" --geo --geoip.cache-file "$work/geo-cache.json"
 start_fake
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 t0=$(now)
-"$bin" serve --tautulli-url "$url" --tautulli-api-key "$key" --days "$days" --geo \
+# shellcheck disable=SC2086 # FLAGS is a list of flags
+"$bin" serve --tautulli-url "$url" --tautulli-api-key "$key" --days "$days" --geo ${FLAGS:-} \
   --web.listen-address "127.0.0.1:$port" --log.level warn >"$work/serve.log" 2>&1 &
 serve_pid=$!
 until curl -fsS -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null; do sleep 0.05; done

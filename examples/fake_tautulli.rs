@@ -1,11 +1,14 @@
 //! The test suite's simulated Tautulli, served on its own for benchmarks (`benches/read.sh`
 //! with `FAKE=own`). Unlike `../shared/bench/fake_tautulli.py` it sorts history as asked,
 //! as Tautulli does, and `--lookup-delay-ms` makes each `get_geoip_lookup` take as long as
-//! plex.tv answering across the internet.
+//! plex.tv answering across the internet. `--history-cost MS,US,US` makes each
+//! `get_history` answer cost what it costs Tautulli, one answer at a time: milliseconds
+//! per request, then microseconds per row the filters match and per row returned (see
+//! [`HistoryCost`]; `docs/performance.md` says how the figures were chosen).
 //!
 //! ```text
 //! cargo run --release --example fake_tautulli -- PORT DATASET.json --api-key KEY
-//!     [--rebase-now] [--lookup-delay-ms N]
+//!     [--rebase-now] [--lookup-delay-ms N] [--history-cost MS,US,US]
 //! ```
 //!
 //! `DATASET.json` is `gen_bench_data.py`'s format (`users`, `history`, `geo`, `meta.now`).
@@ -17,7 +20,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use plex_sharing_exporter::simulator::{Dataset, FakeTautulli};
+use plex_sharing_exporter::simulator::{Dataset, FakeTautulli, HistoryCost};
 use serde_json::Value;
 
 struct Args {
@@ -26,23 +29,44 @@ struct Args {
     api_key: String,
     rebase_now: bool,
     lookup_delay: Duration,
+    history_cost: HistoryCost,
+}
+
+/// A non-negative number of `unit`s as a duration.
+fn duration(text: &str, unit: f64) -> Option<Duration> {
+    let n: f64 = text.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| Duration::from_secs_f64(n * unit))
+}
+
+/// `MS,US,US`: per request, per row matched, per row returned.
+fn history_cost(text: &str) -> Option<HistoryCost> {
+    let parts: Vec<&str> = text.split(',').collect();
+    let [request, filtered, returned] = parts.as_slice() else {
+        return None;
+    };
+    Some(HistoryCost {
+        per_request: duration(request, 1e-3)?,
+        per_filtered_row: duration(filtered, 1e-6)?,
+        per_returned_row: duration(returned, 1e-6)?,
+    })
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut positional = Vec::new();
     let (mut api_key, mut rebase_now, mut lookup_delay) = (None, false, Duration::ZERO);
+    let mut cost = HistoryCost::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--api-key" => api_key = it.next(),
             "--rebase-now" => rebase_now = true,
             "--lookup-delay-ms" => {
-                let ms: f64 = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|ms: &f64| ms.is_finite() && *ms >= 0.0)
+                lookup_delay = (it.next().and_then(|v| duration(&v, 1e-3)))
                     .ok_or("--lookup-delay-ms: not a number of milliseconds")?;
-                lookup_delay = Duration::from_secs_f64(ms / 1000.0);
+            }
+            "--history-cost" => {
+                cost = (it.next().and_then(|v| history_cost(&v)))
+                    .ok_or("--history-cost: expected MS,US,US (per request, per row matched, per row returned)")?;
             }
             _ => positional.push(arg),
         }
@@ -54,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
         api_key: api_key.ok_or("--api-key KEY is required")?,
         rebase_now,
         lookup_delay,
+        history_cost: cost,
     })
 }
 
@@ -104,6 +129,7 @@ async fn main() -> ExitCode {
     let (users, history, geo) = (dataset.users.len(), dataset.history.len(), dataset.geo.len());
     let fake = FakeTautulli::new(dataset, &args.api_key, jiff::tz::TimeZone::system());
     fake.set_lookup_delay(args.lookup_delay);
+    fake.set_history_cost(args.history_cost);
     let addr = match fake.spawn(SocketAddr::from(([127, 0, 0, 1], args.port)), "").await {
         Ok(addr) => addr,
         Err(e) => {

@@ -110,6 +110,14 @@ async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, Str
     if cmd == "get_geoip_lookup" && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    if cmd == "get_history" {
+        let (response, (filtered, returned)) = match s.data.read() {
+            Ok(data) => history(&data, q, fault),
+            Err(_) => return exception(),
+        };
+        s.charge(filtered, returned).await;
+        return response;
+    }
     let Ok(data) = s.data.read() else {
         return exception();
     };
@@ -132,7 +140,6 @@ async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, Str
                 None => exception(),
             }
         }
-        "get_history" => history(&data, q, fault),
         "get_geoip_lookup" => {
             let ip = q.get("ip_address").map(|s| s.trim().to_string()).unwrap_or_default();
             if ip.is_empty() {
@@ -184,7 +191,8 @@ fn page<'a>(rows: Vec<&'a Value>, q: &HashMap<String, String>) -> Option<Vec<&'a
     Some(rows[start..end].to_vec())
 }
 
-fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -> Response {
+/// The answer, and the rows the filters matched and the page returned (its cost).
+fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -> (Response, (usize, usize)) {
     let users: Option<Vec<&str>> = q
         .get("user_id")
         .filter(|s| !s.is_empty())
@@ -210,7 +218,8 @@ fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -
         }
     }
     let rows: Vec<&Value> = idx.iter().map(|&i| &data.dataset.history[i]).collect();
-    let mut filtered = rows.len() as i64;
+    let matched = rows.len();
+    let mut filtered = matched as i64;
     let mut q = q.clone();
     match fault {
         Some(Fault::ShiftingRows) => {
@@ -235,15 +244,17 @@ fn history(data: &Indexed, q: &HashMap<String, String>, fault: Option<&Fault>) -
     };
     match page {
         Some(mut p) => {
+            let returned = p.len();
             if fault == Some(&Fault::JunkRows) {
                 p.extend([json!(42), json!("row"), Value::Null, json!([1, 2])]);
             }
-            success_with_raw_rows(
+            let response = success_with_raw_rows(
                 json!({"recordsFiltered": count, "recordsTotal": data.keys.len(), "draw": 1,
                    "filter_duration": "0", "total_duration": "0", "data": with_duplicate_key_row(p, fault)}),
-            )
+            );
+            (response, (matched, returned))
         }
-        None => exception(),
+        None => (exception(), (matched, 0)),
     }
 }
 

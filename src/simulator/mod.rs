@@ -20,4 +20,4 @@ pub mod server;
 
 pub use dataset::{geo_row, user_row, Dataset, SessionSpec};
 pub use fault::{Fault, ENDLESS_PAGE_MAX, GHOST_USER};
-pub use server::{FakeServer, FakeTautulli, Request};
+pub use server::{FakeServer, FakeTautulli, HistoryCost, Request};

@@ -32,6 +32,34 @@ pub struct FakeTautulli {
     pub(super) log: Mutex<Vec<Request>>,
     /// How long `get_geoip_lookup` takes: Tautulli asks plex.tv, across the internet.
     pub(super) lookup_delay: Mutex<Duration>,
+    /// What each `get_history` answer costs, and the one interpreter that pays it.
+    pub(super) history_cost: Mutex<HistoryCost>,
+    pub(super) interpreter: tokio::sync::Mutex<()>,
+}
+
+/// What a `get_history` answer costs Tautulli, so that benchmarks weigh request plans as
+/// Tautulli would: each request scans the table (`per_request`), each one rebuilds the
+/// whole filtered result however little of it the page returns (`per_filtered_row`),
+/// and each row returned is formatted (`per_returned_row`). Answers pay it one at a
+/// time, as Tautulli's one Python interpreter does. Zero by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HistoryCost {
+    /// Paid by every request, even one that matches no row.
+    pub per_request: Duration,
+    /// Paid for every row the date and user filters match.
+    pub per_filtered_row: Duration,
+    /// Paid for every row of the page returned.
+    pub per_returned_row: Duration,
+}
+
+impl HistoryCost {
+    /// The time an answer that matched `filtered` rows and returned `returned` takes.
+    pub fn of(&self, filtered: usize, returned: usize) -> Duration {
+        let rows = |per: Duration, n: usize| per.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX));
+        self.per_request
+            .saturating_add(rows(self.per_filtered_row, filtered))
+            .saturating_add(rows(self.per_returned_row, returned))
+    }
 }
 
 impl FakeTautulli {
@@ -44,6 +72,8 @@ impl FakeTautulli {
             fault: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             lookup_delay: Mutex::new(Duration::ZERO),
+            history_cost: Mutex::new(HistoryCost::default()),
+            interpreter: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -51,6 +81,27 @@ impl FakeTautulli {
     pub fn set_lookup_delay(&self, delay: Duration) {
         if let Ok(mut d) = self.lookup_delay.lock() {
             *d = delay;
+        }
+    }
+
+    /// Make every `get_history` answer cost what `cost` says, one answer at a time.
+    pub fn set_history_cost(&self, cost: HistoryCost) {
+        if let Ok(mut c) = self.history_cost.lock() {
+            *c = cost;
+        }
+    }
+
+    /// Hold the interpreter for what an answer that matched `filtered` rows and returned
+    /// `returned` costs.
+    pub(super) async fn charge(&self, filtered: usize, returned: usize) {
+        let cost = self
+            .history_cost
+            .lock()
+            .map(|c| c.of(filtered, returned))
+            .unwrap_or_default();
+        if !cost.is_zero() {
+            let _busy = self.interpreter.lock().await;
+            tokio::time::sleep(cost).await;
         }
     }
 

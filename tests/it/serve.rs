@@ -9,7 +9,7 @@ use plex_sharing_exporter::config::WebArgs;
 use plex_sharing_exporter::detect::Rules;
 use plex_sharing_exporter::geo::{CacheOptions, Locator, Provider};
 use plex_sharing_exporter::refresh::{RefreshOptions, Refresher};
-use plex_sharing_exporter::simulator::{Dataset, FakeTautulli, Fault};
+use plex_sharing_exporter::simulator::{Dataset, FakeTautulli, Fault, HistoryCost};
 use plex_sharing_exporter::snapshot::ServerState;
 use plex_sharing_exporter::tautulli::{ApiKey, Client, ClientOptions, TautulliUrl};
 
@@ -694,6 +694,42 @@ async fn the_configuration_file_names_the_geoip_cache_file_too() {
         fake.count("get_geoip_lookup"),
         asked,
         "read from the file the config names"
+    );
+}
+
+/// The fake's history cost (`benches/read.sh` with `HISTORY_COST`) holds each `get_history`
+/// answer for what it costs, one answer at a time as Tautulli's one interpreter does, and
+/// the answer is still the dataset's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fakes_history_cost_is_paid_one_answer_at_a_time() {
+    let mut w = World::default();
+    w.user(1, "alice", "Alice");
+    let now = jiff::Timestamp::now().as_second();
+    for i in 0..3 {
+        w.play(1, "tv", "Roku", "81.1.1.1", now - 3600 * (i + 1), 600);
+    }
+    let (fake, url) = spawn_fake(w.data, "UTC").await;
+    let cost = HistoryCost {
+        per_request: Duration::from_millis(200),
+        per_filtered_row: Duration::from_millis(20),
+        per_returned_row: Duration::from_millis(30),
+    };
+    assert_eq!(cost.of(3, 1), Duration::from_millis(200 + 60 + 30));
+    fake.set_history_cost(cost);
+    let http = reqwest::Client::new();
+    let ask = || async {
+        let page = format!("{url}/api/v2?apikey={KEY}&cmd=get_history&grouping=0&start=0&length=1");
+        let body = http.get(page).send().await.unwrap().bytes().await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        body["response"]["data"]["data"].as_array().map(Vec::len)
+    };
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(ask(), ask());
+    assert_eq!((a, b), (Some(1), Some(1)));
+    assert!(
+        started.elapsed() >= Duration::from_millis(2 * 290),
+        "two answers of 290 ms each, one after the other: {:?}",
+        started.elapsed()
     );
 }
 
