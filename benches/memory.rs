@@ -19,7 +19,8 @@ fn rss() -> String {
         .join(", ")
 }
 
-/// Rows per Tautulli page, as `serve` asks for them.
+/// Rows added to the window at once (`serve` adds them about a thousand at a time, as they
+/// arrive; larger batches only raise the peak).
 const PAGE: usize = 10_000;
 
 /// Add one page of rows to the window, as `serve` gets them: with `VIA_JSON` set, encoded

@@ -37,8 +37,10 @@ pub struct TautulliArgs {
     #[arg(long = "tautulli-concurrency", default_value_t = 4)]
     pub tautulli_concurrency: usize,
     /// History rows per request (the first request of a full read asks
-    /// --tautulli-concurrency times as many).
-    #[arg(long = "tautulli-page-size", default_value_t = 10000)]
+    /// --tautulli-concurrency times as many). Tautulli rebuilds the whole filtered result
+    /// for every request, so fewer, larger requests cost it less; lower it only if Tautulli
+    /// cannot answer that many rows within --tautulli-timeout.
+    #[arg(long = "tautulli-page-size", default_value_t = crate::tautulli::DEFAULT_PAGE_SIZE)]
     pub tautulli_page_size: usize,
     /// Largest Tautulli answer accepted (B, KiB, MiB, GiB); a larger one fails the refresh
     /// with reason too_large instead of exhausting memory. History is read row by row as it

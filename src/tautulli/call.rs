@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use super::lenient::MaybeRow;
 use super::model::{Activity, GeoRow, LiveStream, Page};
-use super::paging::DEFAULT_MAX_ROWS;
+use super::paging::{DEFAULT_MAX_ROWS, DEFAULT_PAGE_SIZE};
 use super::split::{SplitError, Splitter};
 use super::url::{ApiKey, TautulliUrl};
 use super::Error;
@@ -60,7 +60,7 @@ impl ClientOptions {
             retries: 2,
             backoff: Duration::from_millis(500),
             concurrency: 4,
-            page_size: 10000,
+            page_size: DEFAULT_PAGE_SIZE,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_rows: DEFAULT_MAX_ROWS,
         }

@@ -18,7 +18,7 @@ pub mod url;
 
 pub use call::{Client, ClientOptions, RequestStats, DEFAULT_MAX_BODY_BYTES};
 pub use model::{DecodeStats, HistoryRow, LiveStream, SkipReason};
-pub use paging::{HistoryFetch, DEFAULT_MAX_ROWS};
+pub use paging::{HistoryFetch, DEFAULT_MAX_ROWS, DEFAULT_PAGE_SIZE};
 pub use url::{ApiKey, TautulliUrl, UrlError};
 
 use std::time::Duration;
