@@ -12,8 +12,8 @@ use crate::detect::locate::{addresses_to_locate, location_labels};
 use crate::detect::ranking::sort_findings;
 use crate::detect::{self, Rules, UserInfo};
 use crate::geo::Locator;
-use crate::snapshot::{live_by_user, ReadStats, ServerState, Sessions, Snapshot};
-use crate::tautulli::{self, Client};
+use crate::snapshot::{live_by_user, Live, ReadStats, ServerState, Sessions, Snapshot};
+use crate::tautulli::{self, Client, LiveStream};
 use crate::window::{Fetch, Window};
 
 /// How often and how much to refresh.
@@ -57,6 +57,41 @@ impl RefreshError {
             RefreshError::Tautulli(e) => e.reason(),
             RefreshError::UnknownUser(_) => "unknown_user",
         }
+    }
+}
+
+/// What a refresh reads beside the history, concurrently: each costs Tautulli a request of
+/// its own (the users table a pass over all its history, the activity a call to Plex), and
+/// neither needs the other's answer.
+struct Beside {
+    users: Option<Vec<UserInfo>>,
+    live: Option<Vec<LiveStream>>,
+}
+
+impl Beside {
+    /// Read the users table if `users`, the live streams if `live`; the first error fails
+    /// the refresh before anything read replaces what is held.
+    async fn read(client: &Client, users: bool, live: bool) -> Result<Beside, tautulli::Error> {
+        let (users, live) = tokio::join!(
+            async {
+                if users {
+                    Some(client.users().await).transpose()
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if live {
+                    Some(client.activity().await).transpose()
+                } else {
+                    Ok(None)
+                }
+            },
+        );
+        Ok(Beside {
+            users: users?,
+            live: live?,
+        })
     }
 }
 
@@ -110,6 +145,21 @@ impl Refresher {
         }
     }
 
+    /// Keep the users table read at `now`.
+    fn set_users(&mut self, users: Vec<UserInfo>, now: i64) {
+        self.users = users.into_iter().map(|u| (u.user_id, u)).collect();
+        self.users_read_at = Some(now);
+    }
+
+    /// Keep what was read beside the history (both reads succeeded); the live streams
+    /// by user.
+    fn take(&mut self, beside: Beside, now: i64) -> BTreeMap<i64, Live> {
+        if let Some(users) = beside.users {
+            self.set_users(users, now);
+        }
+        beside.live.as_deref().map(live_by_user).unwrap_or_default()
+    }
+
     /// The ids (comma-separated) of the users the scope names, if it names any.
     fn only_users(&self) -> Result<Option<String>, RefreshError> {
         let Some(name) = &self.scope.user else {
@@ -144,12 +194,17 @@ impl Refresher {
         now: i64,
     ) -> Result<Snapshot, RefreshError> {
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        if self.users_read_at.is_none_or(|t| now - t >= secs(opts.users_refresh)) {
-            self.users = client.users().await?.into_iter().map(|u| (u.user_id, u)).collect();
-            self.users_read_at = Some(now);
+        let users_due = self.users_read_at.is_none_or(|t| now - t >= secs(opts.users_refresh));
+        // The read needs the users table first when a `--user` scope names the ids to ask
+        // for, or when per-user trusted networks decide which addresses to locate.
+        let users_first = self.scope.user.is_some() || !opts.rules.trusted.per_user.is_empty();
+        if users_due && users_first {
+            self.set_users(client.users().await?, now);
         }
         let only = self.only_users()?;
+        let beside = Beside::read(client, users_due && !users_first, !self.scope.skip_live);
         let mut prefetched = HashMap::new();
+        let live;
         let fetch = match self
             .window
             .plan(now, opts.days, secs(opts.overlap), secs(opts.full_reload))
@@ -178,9 +233,10 @@ impl Refresher {
                         p(f);
                     }
                 });
-                let (fetch, found) = tokio::join!(read, locator.prefetch(addresses));
+                let (fetch, found, beside) = tokio::join!(read, locator.prefetch(addresses), beside);
                 prefetched = found;
                 let fetch = fetch?;
+                live = self.take(beside?, now);
                 fresh.finish(until, opts.days);
                 // The old window goes before the new analysis allocates: one window at a time.
                 drop(std::mem::take(&mut self.window));
@@ -189,7 +245,9 @@ impl Refresher {
                 fetch
             }
             tail @ Fetch::Tail { since, .. } => {
-                let (rows, fetch) = client.history_since(since).await?;
+                let (read, beside) = tokio::join!(client.history_since(since), beside);
+                let (rows, fetch) = read?;
+                live = self.take(beside?, now);
                 Arc::make_mut(&mut self.window).apply(tail, rows, opts.days);
                 fetch
             }
@@ -197,11 +255,6 @@ impl Refresher {
         let mut decode = self.window.decode_stats().clone();
         fetch.add_dropped_to(&mut decode);
         let read = ReadStats::new(&decode, &fetch);
-        let live = if self.scope.skip_live {
-            BTreeMap::new()
-        } else {
-            live_by_user(&client.activity().await?)
-        };
         let users = self.window.users_with(&self.users);
         let wanted = addresses_to_locate(self.window.sessions(), &users, &opts.rules.trusted);
         // Addresses located while the history arrived are not asked (or counted) again.

@@ -83,6 +83,7 @@ async fn answer(s: &FakeTautulli, fault: Option<&Fault>, q: &HashMap<String, Str
                 .into_response()
         }
         Some(Fault::Hang(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::Slow { cmd: slow, delay }) if *slow == cmd => tokio::time::sleep(*delay).await,
         Some(Fault::InvalidKey) => return error("Invalid apikey"),
         Some(Fault::EchoRequest) => {
             return (

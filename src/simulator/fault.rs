@@ -23,6 +23,13 @@ pub enum Fault {
     TruncatedJson,
     /// Every request waits this long before answering.
     Hang(Duration),
+    /// Requests for `cmd` wait this long before answering; the others answer at once.
+    Slow {
+        /// The command that is slow.
+        cmd: &'static str,
+        /// How long it waits.
+        delay: Duration,
+    },
     /// Every request: HTTP 400 `Invalid apikey` (the key was changed in Tautulli).
     InvalidKey,
     /// Every answer is padded with whitespace to at least this many bytes and streamed

@@ -697,6 +697,34 @@ async fn the_configuration_file_names_the_geoip_cache_file_too() {
     );
 }
 
+/// The users table and the live streams each cost Tautulli a request of its own (the users
+/// table a pass over all its history, the activity a call to Plex), so a refresh reads them
+/// beside the history, not before it: with the users table slow to answer, the history and
+/// the activity are asked while it is still pending.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_table_and_live_streams_are_read_beside_the_history() {
+    let (fake, url) = spawn_fake(World::standard().data, "UTC").await;
+    fake.set_fault(Some(Fault::Slow {
+        cmd: "get_users_table",
+        delay: Duration::from_secs(60),
+    }));
+    let exporter = Exporter::start(&url, KEY, &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while (fake.count("get_history") == 0 || fake.count("get_activity") == 0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(fake.count("get_users_table"), 1, "{:?}", fake.requests());
+    assert!(fake.count("get_history") >= 1, "history waited for the users table");
+    assert_eq!(fake.count("get_activity"), 1, "the activity waited for the users table");
+    let ready = exporter
+        .http
+        .get(format!("{}/-/ready", exporter.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503, "ready before the users table answered");
+}
+
 /// The fake's history cost (`benches/read.sh` with `HISTORY_COST`) holds each `get_history`
 /// answer for what it costs, one answer at a time as Tautulli's one interpreter does, and
 /// the answer is still the dataset's.
