@@ -35,7 +35,7 @@ struct Args {
 /// A non-negative number of `unit`s as a duration.
 fn duration(text: &str, unit: f64) -> Option<Duration> {
     let n: f64 = text.trim().parse().ok()?;
-    (n.is_finite() && n >= 0.0).then(|| Duration::from_secs_f64(n * unit))
+    Duration::try_from_secs_f64(n * unit).ok()
 }
 
 /// `MS,US,US`: per request, per row matched, per row returned.

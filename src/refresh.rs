@@ -64,35 +64,35 @@ impl RefreshError {
 /// its own (the users table a pass over all its history, the activity a call to Plex), and
 /// neither needs the other's answer.
 struct Beside {
-    users: Option<Vec<UserInfo>>,
+    users: Option<BTreeMap<i64, UserInfo>>,
     live: Option<Vec<LiveStream>>,
 }
 
 impl Beside {
-    /// Read the users table if `users`, the live streams if `live`; the first error fails
-    /// the refresh before anything read replaces what is held.
+    /// Read the users table if `users`, the live streams if `live`; the first error ends
+    /// both reads.
     async fn read(client: &Client, users: bool, live: bool) -> Result<Beside, tautulli::Error> {
-        let (users, live) = tokio::join!(
+        let (users, live) = tokio::try_join!(
             async {
-                if users {
-                    Some(client.users().await).transpose()
-                } else {
-                    Ok(None)
+                match users {
+                    true => read_users(client).await.map(Some),
+                    false => Ok(None),
                 }
             },
             async {
-                if live {
-                    Some(client.activity().await).transpose()
-                } else {
-                    Ok(None)
+                match live {
+                    true => client.activity().await.map(Some),
+                    false => Ok(None),
                 }
             },
-        );
-        Ok(Beside {
-            users: users?,
-            live: live?,
-        })
+        )?;
+        Ok(Beside { users, live })
     }
+}
+
+/// The users table, by user id.
+async fn read_users(client: &Client) -> Result<BTreeMap<i64, UserInfo>, tautulli::Error> {
+    Ok(client.users().await?.into_iter().map(|u| (u.user_id, u)).collect())
 }
 
 /// What `report` narrows in a refresh; `serve` uses the default (everyone, live streams
@@ -145,28 +145,23 @@ impl Refresher {
         }
     }
 
-    /// Keep the users table read at `now`.
-    fn set_users(&mut self, users: Vec<UserInfo>, now: i64) {
-        self.users = users.into_iter().map(|u| (u.user_id, u)).collect();
-        self.users_read_at = Some(now);
-    }
-
-    /// Keep what was read beside the history (both reads succeeded); the live streams
-    /// by user.
-    fn take(&mut self, beside: Beside, now: i64) -> BTreeMap<i64, Live> {
-        if let Some(users) = beside.users {
-            self.set_users(users, now);
+    /// Keep what every read of the refresh brought, once all of them succeeded: a users
+    /// table read first or beside the history, and the live streams (by user).
+    fn take(&mut self, beside: Beside, first: Option<BTreeMap<i64, UserInfo>>, now: i64) -> BTreeMap<i64, Live> {
+        if let Some(users) = beside.users.or(first) {
+            self.users = users;
+            self.users_read_at = Some(now);
         }
         beside.live.as_deref().map(live_by_user).unwrap_or_default()
     }
 
-    /// The ids (comma-separated) of the users the scope names, if it names any.
-    fn only_users(&self) -> Result<Option<String>, RefreshError> {
+    /// The ids (comma-separated) of the users the scope names among `users`, if it names
+    /// any.
+    fn only_users(&self, users: &BTreeMap<i64, UserInfo>) -> Result<Option<String>, RefreshError> {
         let Some(name) = &self.scope.user else {
             return Ok(None);
         };
-        let ids: Vec<String> = self
-            .users
+        let ids: Vec<String> = users
             .values()
             .filter(|u| u.matches(name))
             .map(|u| u.user_id.to_string())
@@ -198,10 +193,12 @@ impl Refresher {
         // The read needs the users table first when a `--user` scope names the ids to ask
         // for, or when per-user trusted networks decide which addresses to locate.
         let users_first = self.scope.user.is_some() || !opts.rules.trusted.per_user.is_empty();
-        if users_due && users_first {
-            self.set_users(client.users().await?, now);
-        }
-        let only = self.only_users()?;
+        // It is kept, like everything read, only once the whole refresh has read.
+        let first = match users_due && users_first {
+            true => Some(read_users(client).await?),
+            false => None,
+        };
+        let only = self.only_users(first.as_ref().unwrap_or(&self.users))?;
         let beside = Beside::read(client, users_due && !users_first, !self.scope.skip_live);
         let mut prefetched = HashMap::new();
         let live;
@@ -216,7 +213,7 @@ impl Refresher {
                 let (early, addresses) = tokio::sync::mpsc::unbounded_channel();
                 let mut early = (!locator.is_empty()).then_some(early);
                 let mut sent = HashSet::new();
-                let (users, trusted) = (&self.users, &opts.rules.trusted);
+                let (users, trusted) = (first.as_ref().unwrap_or(&self.users), &opts.rules.trusted);
                 let window = &mut fresh;
                 // `move`: the sender goes with the reader, so the prefetch ends with the read.
                 let read = client.history_filtered(since, until, only.as_deref(), move |rows, f| {
@@ -233,10 +230,11 @@ impl Refresher {
                         p(f);
                     }
                 });
-                let (fetch, found, beside) = tokio::join!(read, locator.prefetch(addresses), beside);
+                // The first failure ends every read; the prefetch ends with the history read.
+                let (read, found) = tokio::join!(async { tokio::try_join!(read, beside) }, locator.prefetch(addresses));
                 prefetched = found;
-                let fetch = fetch?;
-                live = self.take(beside?, now);
+                let (fetch, beside) = read?;
+                live = self.take(beside, first, now);
                 fresh.finish(until, opts.days);
                 // The old window goes before the new analysis allocates: one window at a time.
                 drop(std::mem::take(&mut self.window));
@@ -245,9 +243,8 @@ impl Refresher {
                 fetch
             }
             tail @ Fetch::Tail { since, .. } => {
-                let (read, beside) = tokio::join!(client.history_since(since), beside);
-                let (rows, fetch) = read?;
-                live = self.take(beside?, now);
+                let ((rows, fetch), beside) = tokio::try_join!(client.history_since(since), beside)?;
+                live = self.take(beside, first, now);
                 Arc::make_mut(&mut self.window).apply(tail, rows, opts.days);
                 fetch
             }

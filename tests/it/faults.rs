@@ -181,6 +181,27 @@ async fn a_hang_past_the_timeout() {
     fails_then_recovers(Break::Fault(Fault::Hang(Duration::from_secs(3))), "timeout", &[]).await;
 }
 
+/// The users table and the live streams are read beside the history: either failing alone
+/// fails the refresh and keeps the last good data, on a full reload as on a tail refresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_table_past_the_timeout_on_a_full_reload() {
+    let slow = Fault::Slow {
+        cmd: "get_users_table",
+        delay: Duration::from_secs(3),
+    };
+    let every_time = ["--users-refresh-interval", "1ms", "--full-reload-interval", "1ms"];
+    fails_then_recovers(Break::Fault(slow), "timeout", &every_time).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_activity_past_the_timeout_on_a_tail_refresh() {
+    let slow = Fault::Slow {
+        cmd: "get_activity",
+        delay: Duration::from_secs(3),
+    };
+    fails_then_recovers(Break::Fault(slow), "timeout", &[]).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn http_500() {
     fails_then_recovers(Break::Fault(Fault::ServerError), "server_error", &[]).await;
